@@ -1,0 +1,3 @@
+"""chatconform: conformance tests for OpenAI-compatible Chat Completions endpoints."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,38 @@
+"""Getting from an exchange to something a check can judge, failing clearly when that is impossible."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client import Exchange
+from ..failures import ConformanceFailure, HarnessProblem
+
+
+def require_response(exchange: Exchange) -> None:
+    """No status at all (timeout, refused, reset before headers) is a harness-level failure."""
+    if exchange.status is None:
+        raise HarnessProblem(exchange)
+
+
+def require_success(exchange: Exchange, requirement: str) -> None:
+    require_response(exchange)
+    if not 200 <= exchange.status < 300:  # type: ignore[operator]
+        raise ConformanceFailure(requirement, "a 2xx response to a valid request", exchange.excerpt(), exchange)
+
+
+def json_body(exchange: Exchange, requirement: str) -> Any:
+    """The JSON body of a complete response, or a failure under ``requirement`` saying why not."""
+    require_response(exchange)
+    if exchange.problem:
+        raise ConformanceFailure(requirement, "a complete response body", exchange.excerpt(), exchange)
+    try:
+        return exchange.json()
+    except ValueError as exc:
+        raise ConformanceFailure(requirement, "a JSON body", f"{exc}; {exchange.excerpt()}", exchange) from None
+
+
+def path_str(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(root)"

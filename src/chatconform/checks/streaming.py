@@ -1,0 +1,334 @@
+"""The grammar of a streamed chat completion: framing, chunks, termination, usage, tool-call deltas.
+
+The byte stream has already been parsed by :mod:`chatconform.sse`, which accepts every legal
+SSE framing; these checks judge only what the events say.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from ..client import DONE, Exchange
+from ..failures import ConformanceFailure
+from . import check
+from .common import require_response
+from .schema import check_presence, check_schema
+
+CHUNK_SCHEMA = "CreateChatCompletionStreamResponse"
+FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
+
+
+def _usable_stream(exchange: Exchange, requirement: str) -> None:
+    require_response(exchange)
+    if not 200 <= exchange.status < 300:  # type: ignore[operator]
+        raise ConformanceFailure(requirement, "a 2xx streamed response", exchange.excerpt(), exchange)
+
+
+def chunks(exchange: Exchange, requirement: str) -> list[dict[str, Any]]:
+    """The JSON chunks before [DONE]; an event that is not a JSON object fails ``requirement``."""
+    _usable_stream(exchange, requirement)
+    out = []
+    for n, event in enumerate(exchange.data_events()):
+        try:
+            value = json.loads(event.data)
+        except ValueError:
+            raise ConformanceFailure(
+                requirement, "every data event before [DONE] to be JSON", f"event #{n}: {event.data!r}", exchange
+            ) from None
+        if not isinstance(value, dict):
+            raise ConformanceFailure(requirement, "every data event to be a JSON object", f"event #{n}: {event.data!r}", exchange)
+        out.append(value)
+    return out
+
+
+def _choice_entries(items: list[dict[str, Any]]) -> dict[int, list[tuple[int, dict[str, Any]]]]:
+    """choice index -> [(chunk number, choice entry)] in stream order."""
+    by_index: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    for n, chunk in enumerate(items):
+        for choice in chunk.get("choices") or []:
+            if isinstance(choice, dict) and isinstance(choice.get("index"), int):
+                by_index[choice["index"]].append((n, choice))
+    return by_index
+
+
+@check("stream.content-type")
+def content_type(exchange: Exchange) -> None:
+    _usable_stream(exchange, "stream.content-type")
+    if exchange.media_type != "text/event-stream":
+        raise ConformanceFailure(
+            "stream.content-type", "Content-Type: text/event-stream", exchange.content_type or "(none)", exchange
+        )
+
+
+@check("stream.done-terminates")
+def done_terminates(exchange: Exchange) -> None:
+    _usable_stream(exchange, "stream.done-terminates")
+    if not exchange.done_seen:
+        last = exchange.events[-1].data if exchange.events else "(no events)"
+        how = exchange.problem or "the connection closed"
+        raise ConformanceFailure(
+            "stream.done-terminates", "a final `data: [DONE]` event", f"{how}; last event: {last!r}", exchange
+        )
+
+
+@check("stream.nothing-after-done")
+def nothing_after_done(exchange: Exchange) -> None:
+    _usable_stream(exchange, "stream.nothing-after-done")
+    if exchange.after_done:
+        raise ConformanceFailure(
+            "stream.nothing-after-done", "no event after [DONE]", [e.data for e in exchange.after_done[:3]], exchange
+        )
+
+
+@check("stream.chunk-schema")
+def chunk_schema(exchange: Exchange) -> None:
+    for n, chunk in enumerate(chunks(exchange, "stream.chunk-schema")):
+        check_schema(chunk, CHUNK_SCHEMA, "stream.chunk-schema", exchange, where=f"chunk #{n}")
+
+
+@check("stream.finish-reason-key")
+def finish_reason_key(exchange: Exchange) -> None:
+    for n, chunk in enumerate(chunks(exchange, "stream.finish-reason-key")):
+        check_presence(chunk, CHUNK_SCHEMA, "stream.finish-reason-key", exchange, where=f"chunk #{n}")
+
+
+@check("stream.chunk-object")
+def chunk_object(exchange: Exchange) -> None:
+    for n, chunk in enumerate(chunks(exchange, "stream.chunk-object")):
+        if chunk.get("object") != "chat.completion.chunk":
+            raise ConformanceFailure("stream.chunk-object", 'object: "chat.completion.chunk"',
+                                     f"chunk #{n}: object={chunk.get('object')!r}", exchange)
+
+
+def _single(exchange: Exchange, requirement: str, field: str) -> None:
+    values = [c.get(field) for c in chunks(exchange, requirement)]
+    distinct = list(dict.fromkeys(json.dumps(v) for v in values))
+    if len(distinct) > 1:
+        raise ConformanceFailure(requirement, f"one `{field}` shared by every chunk", f"{len(distinct)} values: {distinct[:4]}", exchange)
+
+
+@check("stream.single-id")
+def single_id(exchange: Exchange) -> None:
+    _single(exchange, "stream.single-id", "id")
+
+
+@check("stream.single-created")
+def single_created(exchange: Exchange) -> None:
+    _single(exchange, "stream.single-created", "created")
+
+
+@check("stream.role-first")
+def role_first(exchange: Exchange) -> None:
+    entries = _choice_entries(chunks(exchange, "stream.role-first"))
+    if not entries:
+        raise ConformanceFailure("stream.role-first", "at least one chunk with a choice", "no choices in any chunk", exchange)
+    for index, seen in sorted(entries.items()):
+        n, first = seen[0]
+        role = (first.get("delta") or {}).get("role")
+        if role != "assistant":
+            raise ConformanceFailure("stream.role-first", 'delta.role "assistant" in the first chunk of each choice',
+                                     f"choice {index}, chunk #{n}: delta={first.get('delta')!r}", exchange)
+
+
+def _finishing(exchange: Exchange, requirement: str) -> list[tuple[int, list[int], list[tuple[int, Any]]]]:
+    """Per choice: (index, chunk numbers it appears in, [(chunk number, non-null finish_reason)])."""
+    out = []
+    for index, seen in sorted(_choice_entries(chunks(exchange, requirement)).items()):
+        finishing = [(n, c.get("finish_reason")) for n, c in seen if c.get("finish_reason") is not None]
+        out.append((index, [n for n, _ in seen], finishing))
+    return out
+
+
+@check("stream.finish-reason-once")
+def finish_reason_once(exchange: Exchange) -> None:
+    for index, _, finishing in _finishing(exchange, "stream.finish-reason-once"):
+        if len(finishing) != 1:
+            raise ConformanceFailure("stream.finish-reason-once", "exactly one non-null finish_reason per choice",
+                                     f"choice {index}: {len(finishing)} ({finishing[:4]})", exchange)
+
+
+@check("stream.finish-reason-last")
+def finish_reason_last(exchange: Exchange) -> None:
+    for index, appearances, finishing in _finishing(exchange, "stream.finish-reason-last"):
+        if finishing and finishing[0][0] != appearances[-1]:
+            raise ConformanceFailure("stream.finish-reason-last", "finish_reason in the last chunk of its choice",
+                                     f"choice {index}: finish_reason at chunk #{finishing[0][0]}, "
+                                     f"choice's last chunk #{appearances[-1]}", exchange)
+
+
+@check("stream.finish-reason-enum")
+def finish_reason_enum(exchange: Exchange) -> None:
+    for index, _, finishing in _finishing(exchange, "stream.finish-reason-enum"):
+        for n, reason in finishing:
+            if reason not in FINISH_REASONS:
+                raise ConformanceFailure("stream.finish-reason-enum", f"finish_reason one of {FINISH_REASONS} or null",
+                                         f"choice {index}, chunk #{n}: {reason!r}", exchange)
+
+
+def _usage_chunks(exchange: Exchange, requirement: str) -> tuple[list[dict[str, Any]], list[int]]:
+    items = chunks(exchange, requirement)
+    return items, [n for n, c in enumerate(items) if c.get("usage") is not None]
+
+
+@check("stream.usage-chunk-when-requested")
+def usage_chunk_when_requested(exchange: Exchange) -> None:
+    """With stream_options.include_usage: exactly one usage chunk, the last before [DONE]."""
+    items, with_usage = _usage_chunks(exchange, "stream.usage-chunk-when-requested")
+    if with_usage != [len(items) - 1]:
+        raise ConformanceFailure("stream.usage-chunk-when-requested", "exactly one chunk with usage, the last before [DONE]",
+                                 f"usage in chunks {with_usage[:5]} of {len(items)}", exchange)
+
+
+@check("stream.usage-chunk-choices-empty")
+def usage_chunk_choices_empty(exchange: Exchange) -> None:
+    items, with_usage = _usage_chunks(exchange, "stream.usage-chunk-choices-empty")
+    for n in with_usage:
+        if items[n].get("choices") != []:
+            raise ConformanceFailure("stream.usage-chunk-choices-empty", "the usage chunk has choices: []",
+                                     f"chunk #{n}: choices={items[n].get('choices')!r}", exchange)
+
+
+@check("stream.usage-null-otherwise")
+def usage_null_otherwise(exchange: Exchange) -> None:
+    """With include_usage, every chunk but the usage chunk says "usage": null."""
+    items, with_usage = _usage_chunks(exchange, "stream.usage-null-otherwise")
+    last = len(items) - 1
+    wrong = [n for n in with_usage if n != last]
+    absent = [n for n, c in enumerate(items) if n != last and "usage" not in c]
+    if wrong:
+        raise ConformanceFailure("stream.usage-null-otherwise", "usage null on every chunk but the usage chunk",
+                                 f"usage set on chunks {wrong[:5]}", exchange)
+    if absent:
+        raise ConformanceFailure("stream.usage-null-otherwise", '"usage": null on every other chunk',
+                                 f"key absent on chunks {absent[:5]}", exchange)
+
+
+@check("stream.no-usage-unrequested")
+def no_usage_unrequested(exchange: Exchange) -> None:
+    items = chunks(exchange, "stream.no-usage-unrequested")
+    with_usage = [n for n, c in enumerate(items) if c.get("usage") is not None]
+    if with_usage:
+        raise ConformanceFailure("stream.no-usage-unrequested", "no usage without stream_options.include_usage",
+                                 f"usage in chunks {with_usage[:5]}", exchange)
+
+
+@check("stream.usage-consistent")
+def usage_consistent(exchange: Exchange) -> None:
+    for chunk in chunks(exchange, "stream.usage-consistent"):
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            p, c, t = (usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
+            if not all(isinstance(v, int) for v in (p, c, t)) or p + c != t:  # type: ignore[operator]
+                raise ConformanceFailure("stream.usage-consistent", "total_tokens == prompt_tokens + completion_tokens",
+                                         usage, exchange)
+
+
+def content_by_choice(exchange: Exchange, requirement: str) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for index, seen in _choice_entries(chunks(exchange, requirement)).items():
+        out[index] = "".join((c.get("delta") or {}).get("content") or "" for _, c in seen)
+    return out
+
+
+@check("stream.matches-non-streamed")
+def matches_non_streamed(exchange: Exchange, non_streamed: Exchange) -> None:
+    requirement = "stream.matches-non-streamed"
+    streamed = content_by_choice(exchange, requirement)
+    try:
+        body = non_streamed.json()
+        plain = {c["index"]: c["message"].get("content") or "" for c in body["choices"]}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ConformanceFailure(requirement, "a usable non-streamed response to compare with",
+                                 non_streamed.excerpt(), non_streamed) from None
+    if streamed != plain:
+        raise ConformanceFailure(requirement, f"streamed deltas concatenate to the non-streamed content {plain!r}",
+                                 streamed, exchange)
+
+
+def tool_call_deltas(exchange: Exchange, requirement: str) -> list[tuple[int, int, dict[str, Any]]]:
+    """(chunk number, choice index, tool-call delta) for every tool-call delta in the stream."""
+    out = []
+    for n, chunk in enumerate(chunks(exchange, requirement)):
+        for choice in chunk.get("choices") or []:
+            for delta in (choice.get("delta") or {}).get("tool_calls") or []:
+                out.append((n, choice.get("index"), delta))
+    return out
+
+
+@check("stream.tool-call-index")
+def tool_call_index(exchange: Exchange) -> None:
+    for n, choice, delta in tool_call_deltas(exchange, "stream.tool-call-index"):
+        if not isinstance(delta.get("index"), int):
+            raise ConformanceFailure("stream.tool-call-index", "an integer `index` on every tool-call delta",
+                                     f"chunk #{n}, choice {choice}: {delta!r}", exchange)
+
+
+@check("stream.tool-call-first-delta-fields")
+def tool_call_first_delta(exchange: Exchange) -> None:
+    seen: set[tuple[Any, Any]] = set()
+    for n, choice, delta in tool_call_deltas(exchange, "stream.tool-call-first-delta-fields"):
+        key = (choice, delta.get("index"))
+        if key in seen:
+            continue
+        seen.add(key)
+        fn = delta.get("function") or {}
+        if not (delta.get("id") and delta.get("type") == "function" and fn.get("name")):
+            raise ConformanceFailure("stream.tool-call-first-delta-fields",
+                                     "id, type \"function\" and function.name on the first delta of each call",
+                                     f"chunk #{n}: {delta!r}", exchange)
+
+
+def assembled_tool_calls(exchange: Exchange, requirement: str) -> dict[tuple[Any, Any], dict[str, str]]:
+    calls: dict[tuple[Any, Any], dict[str, str]] = {}
+    for _, choice, delta in tool_call_deltas(exchange, requirement):
+        call = calls.setdefault((choice, delta.get("index")), {"name": "", "arguments": ""})
+        fn = delta.get("function") or {}
+        call["name"] += fn.get("name") or ""
+        args = fn.get("arguments")
+        call["arguments"] += args if isinstance(args, str) else ""
+    return calls
+
+
+@check("stream.tool-call-arguments-json")
+def tool_call_arguments(exchange: Exchange) -> None:
+    requirement = "stream.tool-call-arguments-json"
+    for n, choice, delta in tool_call_deltas(exchange, requirement):
+        args = (delta.get("function") or {}).get("arguments")
+        if args is not None and not isinstance(args, str):
+            raise ConformanceFailure(requirement, "function.arguments fragments as strings",
+                                     f"chunk #{n}: {type(args).__name__} {args!r}", exchange)
+    for (choice, index), call in assembled_tool_calls(exchange, requirement).items():
+        try:
+            json.loads(call["arguments"])
+        except ValueError:
+            raise ConformanceFailure(requirement, "concatenated arguments that parse as JSON",
+                                     f"choice {choice}, call {index}: {call['arguments']!r}", exchange) from None
+
+
+def in_band_errors(exchange: Exchange) -> list[Any]:
+    """Events that report an error inside a 200 stream (as llama.cpp, TGI and OpenRouter do)."""
+    found = []
+    for event in exchange.events:
+        if event.data == DONE:
+            continue
+        try:
+            value = json.loads(event.data)
+        except ValueError:
+            continue
+        if event.event == "error" or (isinstance(value, dict) and "error" in value):
+            found.append(value)
+    return found
+
+
+@check("stream.in-band-error-recognisable")
+def in_band_error_recognisable(exchange: Exchange) -> None:
+    """An error sent after the stream started must carry the error envelope, so clients can tell."""
+    require_response(exchange)
+    for value in in_band_errors(exchange):
+        error = value.get("error") if isinstance(value, dict) else None
+        if not (isinstance(error, dict) and isinstance(error.get("message"), str)):
+            raise ConformanceFailure("stream.in-band-error-recognisable",
+                                     'an in-band error event shaped {"error": {"message": ..., "type": ...}}',
+                                     value, exchange)

@@ -1,0 +1,21 @@
+"""How a reference server instance behaves; built by the CLI or by tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Without --rate-limit the headers still report a window; it is merely too large to run out.
+NOMINAL_REQUESTS_PER_MINUTE = 10_000
+TOKENS_PER_MINUTE = 1_000_000
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    api_key: str | None = None              # None: any non-empty key authenticates
+    restricted_api_key: str | None = None   # authenticates, but may do nothing (403)
+    models: tuple[str, ...] | None = None   # None: any model string is accepted
+    rate_limit_rpm: int | None = None       # None: never answers 429
+    max_body_bytes: int = 1 << 20
+    store_capacity: int = 10_000            # stored completions kept, oldest dropped first
+    faults: tuple[str, ...] = ()            # carried for the fault catalogue; not used yet
+    variations: tuple[str, ...] = ()        # carried for the fault catalogue; not used yet

@@ -1,0 +1,61 @@
+"""specs/openapi.yaml as validators: loaded once, every $ref resolvable, shared by server and suite."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from .paths import specs_dir
+
+SPEC_URI = "urn:chatconform:openapi"
+
+try:  # the C loader parses the spec several times faster where libyaml is present
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+
+def load_yaml(name: str) -> Any:
+    with open(specs_dir() / name, encoding="utf-8") as fh:
+        return yaml.load(fh, Loader=_Loader)
+
+
+@lru_cache(maxsize=1)
+def load_openapi() -> dict[str, Any]:
+    return load_yaml("openapi.yaml")
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    resource = Resource.from_contents(load_openapi(), default_specification=DRAFT202012)
+    return Registry().with_resource(SPEC_URI, resource)
+
+
+def schema_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"{SPEC_URI}#/components/schemas/{name}"}
+
+
+@lru_cache(maxsize=None)
+def validator(name: str) -> Draft202012Validator:
+    """A validator for components/schemas/<name>, with the whole document as its $ref scope."""
+    if name not in load_openapi()["components"]["schemas"]:
+        raise KeyError(f"specs/openapi.yaml has no components/schemas/{name}")
+    return Draft202012Validator(schema_ref(name), registry=registry())
+
+
+def resolve(pointer: str) -> Any:
+    """The spec node at a JSON pointer such as '#/components/schemas/Error'."""
+    node: Any = load_openapi()
+    for part in pointer.lstrip("#/").split("/"):
+        if part:
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def version() -> str:
+    return str(load_openapi().get("info", {}).get("version", "unknown"))

@@ -1,0 +1,45 @@
+"""Exchanges shared by many tests: one request answers every assertion that can share it."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatconform import payloads
+from chatconform.client import Client, Exchange
+from chatconform.target import Target
+
+
+@pytest.fixture(scope="session")
+def completion(client: Client, target: Target) -> Exchange:
+    """A plain non-streamed completion of the minimal request."""
+    return client.chat(payloads.minimal(target.model))
+
+
+@pytest.fixture(scope="session")
+def stream(client: Client, target: Target) -> Exchange:
+    """The same request streamed, without stream_options."""
+    return client.chat(payloads.streamed(target.model))
+
+
+@pytest.fixture(scope="session")
+def stream_with_usage(client: Client, target: Target) -> Exchange:
+    """The same request streamed with stream_options.include_usage: true."""
+    return client.chat(payloads.streamed(target.model, include_usage=True))
+
+
+@pytest.fixture(scope="session")
+def capped_completion(client: Client, target: Target) -> Exchange:
+    """The echo request capped below the tokens it needs."""
+    return client.chat(payloads.minimal(target.model, max_completion_tokens=payloads.CAPPED_TOKENS))
+
+
+@pytest.fixture(scope="session")
+def stopped_completion(client: Client, target: Target) -> Exchange:
+    """The echo request with a stop sequence that occurs in the echo."""
+    return client.chat(payloads.minimal(target.model, stop=payloads.STOP))
+
+
+@pytest.fixture(scope="session")
+def n_completion(client: Client, target: Target) -> Exchange:
+    """The echo request with n=2 (only where the target supports n)."""
+    return client.chat(payloads.minimal(target.model, n=2, max_completion_tokens=8))

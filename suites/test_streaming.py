@@ -1,0 +1,117 @@
+"""Streaming: SSE framing, chunk grammar, termination and usage rules.
+
+The raw byte stream is parsed per the WHATWG rules (chatconform.sse), so legal variations
+(CRLF, comments, `data:` without the space, events split across reads) are never flagged.
+"""
+
+import pytest
+
+from chatconform.checks import streaming
+
+requirement = pytest.mark.requirement
+
+
+@requirement("stream.content-type")
+def test_content_type_is_event_stream(stream):
+    streaming.content_type(stream)
+
+
+@requirement("stream.done-terminates")
+def test_stream_ends_with_done(stream):
+    streaming.done_terminates(stream)
+
+
+@requirement("stream.nothing-after-done")
+def test_nothing_follows_done(stream):
+    streaming.nothing_after_done(stream)
+
+
+@requirement("stream.chunk-schema")
+def test_every_chunk_is_valid_against_the_schema(stream):
+    streaming.chunk_schema(stream)
+
+
+@requirement("stream.chunk-object")
+def test_every_chunk_is_a_chat_completion_chunk(stream):
+    streaming.chunk_object(stream)
+
+
+@requirement("stream.single-id")
+def test_one_id_across_the_stream(stream):
+    streaming.single_id(stream)
+
+
+@requirement("stream.single-created")
+def test_one_created_across_the_stream(stream):
+    streaming.single_created(stream)
+
+
+@requirement("stream.role-first")
+def test_role_arrives_in_the_first_delta(stream):
+    streaming.role_first(stream)
+
+
+@requirement("stream.finish-reason-key")
+def test_chunks_carry_finish_reason_key(stream):
+    streaming.finish_reason_key(stream)
+
+
+@requirement("stream.finish-reason-once")
+def test_finish_reason_once_per_choice(stream):
+    streaming.finish_reason_once(stream)
+
+
+@requirement("stream.finish-reason-last")
+def test_finish_reason_in_the_last_chunk_of_its_choice(stream):
+    streaming.finish_reason_last(stream)
+
+
+@requirement("stream.finish-reason-enum")
+def test_finish_reason_in_the_enum(stream):
+    streaming.finish_reason_enum(stream)
+
+
+@requirement("stream.no-usage-unrequested")
+def test_no_usage_without_include_usage(stream):
+    streaming.no_usage_unrequested(stream)
+
+
+@requirement("stream.matches-non-streamed")
+def test_streamed_content_matches_non_streamed(stream, completion):
+    streaming.matches_non_streamed(stream, completion)
+
+
+@requirement("stream.usage-chunk-when-requested")
+@pytest.mark.capability("stream_usage")
+def test_include_usage_adds_one_usage_chunk_before_done(stream_with_usage):
+    streaming.usage_chunk_when_requested(stream_with_usage)
+
+
+@requirement("stream.usage-chunk-choices-empty")
+@pytest.mark.capability("stream_usage")
+def test_usage_chunk_has_empty_choices(stream_with_usage):
+    streaming.usage_chunk_choices_empty(stream_with_usage)
+
+
+@requirement("stream.usage-null-otherwise")
+@pytest.mark.capability("stream_usage")
+def test_other_chunks_carry_usage_null(stream_with_usage):
+    streaming.usage_null_otherwise(stream_with_usage)
+
+
+@requirement("stream.usage-consistent")
+@pytest.mark.capability("stream_usage")
+def test_streamed_usage_total_is_the_sum(stream_with_usage):
+    streaming.usage_consistent(stream_with_usage)
+
+
+@requirement("stream.chunk-schema")
+@pytest.mark.capability("stream_usage")
+def test_usage_stream_chunks_are_valid(stream_with_usage):
+    streaming.chunk_schema(stream_with_usage)
+
+
+@requirement("stream.done-terminates")
+@pytest.mark.capability("stream_usage")
+def test_usage_stream_ends_with_done(stream_with_usage):
+    streaming.done_terminates(stream_with_usage)
