@@ -6,6 +6,7 @@ The raw byte stream is parsed per the WHATWG rules (chatconform.sse), so legal v
 
 import pytest
 
+from chatconform import payloads
 from chatconform.checks import streaming
 
 requirement = pytest.mark.requirement
@@ -115,3 +116,23 @@ def test_usage_stream_chunks_are_valid(stream_with_usage):
 @pytest.mark.capability("stream_usage")
 def test_usage_stream_ends_with_done(stream_with_usage):
     streaming.done_terminates(stream_with_usage)
+
+
+@requirement("stream.sse-framing")
+def test_events_are_well_formed(stream, record):
+    streaming.sse_framing(stream)
+    stats = stream.stream_stats
+    if stats is not None and (stats.comments or stats.line_endings - {"LF"}):
+        record.info("stream.sse-framing", f"legal SSE variations seen: {stats.comments} comment lines, "
+                                          f"line endings {sorted(stats.line_endings)}")
+
+
+@requirement("stream.empty-choices-only-usage")
+def test_empty_choices_only_on_the_usage_chunk(stream):
+    streaming.empty_choices_only_usage(stream)
+
+
+@requirement("stream.invalid-request-http-error")
+def test_invalid_streaming_request_gets_an_http_error(client, target, shared):
+    exchange = shared("stream-invalid", lambda: client.chat(payloads.streamed(target.model, temperature=3)))
+    streaming.invalid_request_http_error(exchange)

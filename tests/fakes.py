@@ -165,3 +165,79 @@ def _write_reply(sock: socket.socket, reply: Reply) -> None:
         sock.shutdown(socket.SHUT_WR)
     except OSError:
         pass
+
+
+# -- a correct server with one thing changed ---------------------------------------------------
+# Self-tests need "the reference behaviour, except X". Rather than a second hand-written server,
+# requests are answered by the reference app in-process and the answer is then altered.
+
+Mutation = Callable[..., Any]
+
+
+def reference_proxy(
+    *,
+    body: Mutation | None = None,
+    chunks: Mutation | None = None,
+    headers: Mutation | None = None,
+    status: int | None = None,
+    newline: str = "\n",
+    comment_every: int = 0,
+    read_size: int | None = None,
+    no_space: bool = False,
+    server_config: Any = None,
+) -> Handler:
+    """A handler answering like the reference server, then applying the given mutations.
+
+    body(payload, request) -> payload: any JSON reply. chunks(events, request) -> events: a
+    stream's data events as dicts (JSON) or str, ending with "[DONE]". headers(dict) -> dict.
+    newline / comment_every / read_size / no_space re-frame the stream in legal ways.
+    """
+    from starlette.testclient import TestClient
+
+    from chatconform.reference.app import create_app
+    from chatconform.reference.config import ServerConfig
+
+    app_client = TestClient(create_app(server_config or ServerConfig()), raise_server_exceptions=False)
+
+    def handle(req: Request) -> Reply:
+        fwd = {k: v for k, v in req.headers.items() if k not in ("host", "content-length", "connection")}
+        resp = app_client.request(req.method, req.path, content=req.body, headers=fwd)
+        out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in ("content-length", "transfer-encoding", "connection")}
+        if headers:
+            out_headers = headers(out_headers)
+        code = status or resp.status_code
+        if resp.headers.get("content-type", "").startswith("text/event-stream"):
+            from chatconform.sse import parse
+
+            events, _ = parse(resp.content)
+            data: list[Any] = []
+            for event in events:
+                try:
+                    data.append(json.loads(event.data) if event.data != "[DONE]" else "[DONE]")
+                except ValueError:
+                    data.append(event.data)
+            if chunks:
+                data = chunks(data, req)
+            sep = ":" if no_space else ": "
+            raw = b""
+            for n, item in enumerate(data):
+                if comment_every and n % comment_every == 0:
+                    raw += f": keep-alive{newline}{newline}".encode()
+                text = item if isinstance(item, str) else json.dumps(item)
+                raw += f"data{sep}{text}{newline}{newline}".encode()
+            step = read_size or max(len(raw), 1)
+            steps: list[Union[bytes, float, str]] = []
+            for i in range(0, len(raw), step):
+                steps += [raw[i : i + step], 0.001] if read_size else [raw[i : i + step]]
+            return Reply(status=code, headers=out_headers, steps=steps)
+        content = resp.content
+        if body is not None:
+            try:
+                payload = json.loads(content)
+            except ValueError:
+                payload = None
+            if payload is not None:
+                content = json.dumps(body(payload, req)).encode()
+        return Reply(status=code, headers=out_headers, body=content)
+
+    return handle

@@ -36,6 +36,8 @@ OPTIONS: list[tuple[str, str, tuple[str, ...], str | None, str]] = [
     ("profile", "chatconform_profile", ("CHATCONFORM_PROFILE",), None, "provider profile in specs/profiles"),
     ("request_timeout", "chatconform_request_timeout", ("CHATCONFORM_REQUEST_TIMEOUT",), "60",
      "seconds of silence allowed while reading a response (total per exchange: twice that)"),
+    ("restricted_api_key", "chatconform_restricted_api_key", ("CHATCONFORM_RESTRICTED_API_KEY",), None,
+     "a key that authenticates but lacks permission, to provoke 403 (never printed or recorded)"),
     ("capabilities", "chatconform_capabilities", ("CHATCONFORM_CAPABILITIES",), None,
      "comma-separated capabilities the target has (replaces the profile's list)"),
 ]
@@ -115,10 +117,13 @@ class RunState:
         auth_style = _setting(config, "auth_style") or profile.auth_style
         if auth_style not in AUTH_STYLES:
             raise pytest.UsageError(f"--auth-style must be one of {', '.join(AUTH_STYLES)}, not {auth_style!r}")
+        restricted_key = _setting(config, "restricted_api_key")
         if embedded:
             api_key = "cc-ref-" + secrets.token_urlsafe(18)
+            restricted_key = "cc-ref-restricted-" + secrets.token_urlsafe(12)
             model = model or DEFAULT_MODEL
-            extra = [f"--fault={f}" for f in config.getoption("cc_reference_faults")]
+            extra = [f"--restricted-api-key={restricted_key}"]
+            extra += [f"--fault={f}" for f in config.getoption("cc_reference_faults")]
             extra += [f"--variation={v}" for v in config.getoption("cc_reference_variations")]
             self.server = EmbeddedServer(api_key, models=[model], extra_args=extra)
             base_url = self.server.start()
@@ -134,6 +139,7 @@ class RunState:
             profile=profile,
             auth_style=auth_style,
             api_key=api_key,
+            restricted_api_key=restricted_key,
             embedded=embedded,
             capabilities=capabilities,
         )
@@ -152,7 +158,7 @@ class RunState:
             settings = ClientSettings(read_timeout=timeout, total_timeout=2 * timeout)
             t = self.get_target()
             auth = Auth(t.auth_style, t.api_key) if t.api_key else None
-            self.client = Client(t.base_url, auth, settings, Redactor([t.api_key]))
+            self.client = Client(t.base_url, auth, settings, Redactor([t.api_key, t.restricted_api_key]))
             self.client.observers.append(self._observe)
         return self.client
 

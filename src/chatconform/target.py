@@ -54,6 +54,7 @@ class Target:
     profile: Profile
     auth_style: str = "bearer"
     api_key: str | None = field(default=None, repr=False)  # never printed: see Redactor
+    restricted_api_key: str | None = field(default=None, repr=False)  # authenticates without permission (403)
     embedded: bool = False
     capabilities: frozenset[str] = frozenset()
 

@@ -332,3 +332,45 @@ def in_band_error_recognisable(exchange: Exchange) -> None:
             raise ConformanceFailure("stream.in-band-error-recognisable",
                                      'an in-band error event shaped {"error": {"message": ..., "type": ...}}',
                                      value, exchange)
+
+
+@check("stream.sse-framing")
+def sse_framing(exchange: Exchange) -> None:
+    """Events are well-formed: UTF-8, terminated by a blank line, data a JSON value or [DONE].
+
+    Comments, CRLF line endings and `data:` without the space are legal SSE and pass.
+    """
+    _usable_stream(exchange, "stream.sse-framing")
+    stats = exchange.stream_stats
+    if not exchange.events:
+        raise ConformanceFailure("stream.sse-framing", "at least one `data:` event", exchange.excerpt(), exchange)
+    if stats is not None and stats.invalid_utf8:
+        raise ConformanceFailure("stream.sse-framing", "a UTF-8 event stream", "bytes that are not UTF-8", exchange)
+    if stats is not None and stats.unterminated_event:
+        raise ConformanceFailure("stream.sse-framing", "every event ended by a blank line",
+                                 "the stream ended in the middle of an event", exchange)
+    for n, event in enumerate(exchange.events):
+        if event.data == DONE:
+            continue
+        try:
+            json.loads(event.data)
+        except ValueError:
+            raise ConformanceFailure("stream.sse-framing", "each event's data one JSON chunk or [DONE]",
+                                     f"event #{n}: {event.data[:200]!r}", exchange) from None
+
+
+@check("stream.empty-choices-only-usage")
+def empty_choices_only_usage(exchange: Exchange) -> None:
+    for n, chunk in enumerate(chunks(exchange, "stream.empty-choices-only-usage")):
+        if chunk.get("choices") == [] and chunk.get("usage") is None:
+            raise ConformanceFailure("stream.empty-choices-only-usage", "choices: [] only on the usage chunk",
+                                     f"chunk #{n}: {json.dumps(chunk)[:200]}", exchange)
+
+
+@check("stream.invalid-request-http-error")
+def invalid_request_http_error(exchange: Exchange) -> None:
+    """A streaming request that fails validation gets a 4xx JSON error, not a 200 stream."""
+    require_response(exchange)
+    if not (400 <= exchange.status < 500) or exchange.media_type != "application/json":  # type: ignore[operator]
+        raise ConformanceFailure("stream.invalid-request-http-error",
+                                 "a 4xx application/json error before any event", exchange.excerpt(), exchange)

@@ -1,0 +1,71 @@
+"""Running the conformance suite as a user would (a pytest subprocess) and reading its verdicts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+API_KEY = "sk-selftest-canary-4242424242"
+
+
+@dataclass
+class SuiteRun:
+    returncode: int
+    output: str
+    tests: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    cost: dict[str, int] = field(default_factory=dict)
+
+    def outcome(self, outcome: str) -> list[dict[str, Any]]:
+        return [t for t in self.tests if t["outcome"] == outcome]
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return self.outcome("failed") + self.outcome("error")
+
+    def failed_requirements(self) -> set[str]:
+        """Requirement IDs named in failure messages ("[stream.done-terminates] MUST: ...")."""
+        found = set()
+        for test in self.failed:
+            message = test.get("message", "")
+            for req in test.get("requirements", []):
+                if f"[{req}]" in message:
+                    found.add(req)
+        return found
+
+    def warned_requirements(self) -> set[str]:
+        return {r["requirement"] for r in self.records if r["kind"] == "warning"}
+
+    def unsupported(self) -> set[str]:
+        return {r["capability"] for r in self.records if r["kind"] == "unsupported"}
+
+    def summary(self) -> str:
+        lines = [f"exit {self.returncode}"]
+        lines += [f"  {t['outcome']}: {t['nodeid']}\n{t.get('message', '')[-1500:]}" for t in self.failed]
+        return "\n".join(lines) + "\n" + self.output[-3000:]
+
+
+def run_suite(*selection: str, base_url: str | None = None, model: str = "fake-model",
+              args: tuple[str, ...] = (), timeout: float = 300) -> SuiteRun:
+    """Run ``pytest <selection>`` (paths under suites/, -k expressions in args) against base_url,
+    or against the embedded reference server when base_url is None."""
+    with tempfile.TemporaryDirectory() as tmp:
+        results = Path(tmp) / "results.json"
+        cmd = [sys.executable, "-m", "pytest", *selection, "-p", "no:cacheprovider", "-q",
+               f"--results-json={results}", *args]
+        if base_url:
+            cmd += [f"--base-url={base_url}", f"--api-key={API_KEY}", f"--model={model}"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCONFORM_", "PYTEST_"))}
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
+        run = SuiteRun(proc.returncode, proc.stdout + proc.stderr)
+        if results.exists():
+            data = json.loads(results.read_text())
+            run.tests, run.records, run.cost = data["tests"], data["records"], data["cost"]
+        return run
