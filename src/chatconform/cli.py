@@ -39,6 +39,8 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--restricted-api-key", help="a key that authenticates but is refused with 403")
     serve.add_argument("--models", type=_models, help="comma-separated model ids to accept (default: any)")
     serve.add_argument("--rate-limit", type=_positive, metavar="RPM", help="requests per minute per key")
+    serve.add_argument("--rate-limited-api-key", metavar="KEY",
+                       help="a further key that authenticates; with it, --rate-limit applies to this key alone")
     serve.add_argument("--max-body-bytes", type=_positive, default=1 << 20, help="request body cap (default 1 MiB)")
     serve.add_argument("--log-level", default="warning",
                        choices=["critical", "error", "warning", "info", "debug", "trace"])
@@ -49,8 +51,12 @@ def _run_serve(args: argparse.Namespace) -> int:
     from chatconform.reference.config import ServerConfig
     from chatconform.reference.server import serve
 
+    if args.rate_limited_api_key and args.rate_limit is None:
+        print("chatconform serve: --rate-limited-api-key needs --rate-limit RPM", file=sys.stderr)
+        return 2
     config = ServerConfig(api_key=args.api_key, restricted_api_key=args.restricted_api_key, models=args.models,
-                          rate_limit_rpm=args.rate_limit, max_body_bytes=args.max_body_bytes)
+                          rate_limit_rpm=args.rate_limit, rate_limited_api_key=args.rate_limited_api_key,
+                          max_body_bytes=args.max_body_bytes)
     return serve(config, host=args.host, port=args.port, log_level=args.log_level)
 
 

@@ -349,36 +349,26 @@ def _allure() -> Any:
 
 
 def _allure_labels(item: pytest.Item, target: Target | None) -> None:
+    # epic / feature / story / severity / links / description are set as markers at collection
+    # (chatconform.report.pytest_plugin), so skipped tests carry them too; only the target is
+    # known no earlier than here.
     allure = _allure()
     if allure is None or not item.config.pluginmanager.hasplugin("allure_listener"):
         return
-    cat = catalogue()
-    for rid in requirement_ids(item):
-        req = cat[rid]
-        allure.dynamic.epic(req.area)
-        allure.dynamic.story(rid)
-        allure.dynamic.severity(SEVERITY[req.level.value])
-    if target is not None:
-        allure.dynamic.parameter("target", target.name)
-        allure.dynamic.parameter("model", target.model)
-        allure.dynamic.parameter("profile", target.profile.name)
+    from .report.allure import dynamic_parameters
+
+    dynamic_parameters(allure, target)
 
 
 def _attach(item: pytest.Item, exchanges: list[Exchange], failure: BaseException | None) -> None:
+    from .report import evidence
+    from .report.allure import attach_exchanges
+
+    evidence.keep(item, failure)  # the failure's wire log, for reports/<run>/run.json
     allure = _allure()
     if allure is None or not item.config.pluginmanager.hasplugin("allure_listener"):
         return
-    seen = list(exchanges)
-    failed_exchange = getattr(failure, "exchange", None)
-    if failed_exchange is not None and failed_exchange not in seen:
-        seen.append(failed_exchange)
-    for n, exchange in enumerate(seen, 1):
-        label = f"{n}. {exchange.method} {exchange.url.split('?')[0]} -> {exchange.status}"
-        allure.attach(exchange.transcript(), name=f"{label} (exchange)", attachment_type=allure.attachment_type.TEXT)
-        allure.attach(exchange.curl(), name=f"{label} (curl)", attachment_type=allure.attachment_type.TEXT)
-        if exchange.request_body:
-            allure.attach(exchange.request_body.decode("utf-8", "replace"), name=f"{label} (request)",
-                          attachment_type=allure.attachment_type.JSON)
+    attach_exchanges(allure, exchanges, failure)
 
 
 # -- fixtures -----------------------------------------------------------------------------------

@@ -440,7 +440,7 @@ def test_every_response_carries_request_id_and_rate_limit_headers():
     assert len(ids) == len(responses)
 
 
-def test_handler_failure_is_a_500_envelope(client, monkeypatch):
+def test_handler_failure_is_a_500_envelope(monkeypatch):
     import chatconform.reference.app as app_module
 
     def explode(request):

@@ -91,12 +91,31 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _has_lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 def _parse_json(raw: bytes) -> object:
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        parsed = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError):
         raise invalid_request("We could not parse the JSON body of your request. The body must be valid "
                               "JSON (UTF-8).", None, "invalid_json") from None
+    # "\ud800" is legal JSON syntax but no Unicode text; echoing it back could not be encoded
+    if _has_lone_surrogate(parsed):
+        raise invalid_request("The JSON body contains an unpaired UTF-16 surrogate escape, which is not valid "
+                              "Unicode text.", None, "invalid_json")
+    return parsed
 
 
 def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -115,7 +134,7 @@ def _query_int(request: Request, name: str, default: int, low: int, high: int) -
 
 def create_app(config: ServerConfig | None = None) -> Starlette:
     config = config or ServerConfig()
-    limiter = RateLimiter(config.rate_limit_rpm)
+    limiter = RateLimiter(config.rate_limit_rpm, only_key=config.rate_limited_api_key)
     store = CompletionStore(config.store_capacity)
     schema_validator("CreateChatCompletionRequest")  # a broken spec fails at startup, not per request
 

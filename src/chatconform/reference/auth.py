@@ -40,8 +40,9 @@ def _same(a: str, b: str) -> bool:
 def authenticate(config: ServerConfig, headers: Headers) -> str:
     """The caller's key if it authenticates (permission is checked separately); else APIError(401)."""
     key = presented_key(headers)
-    if config.restricted_api_key is not None and _same(key, config.restricted_api_key):
-        return key
+    for extra in (config.restricted_api_key, config.rate_limited_api_key):
+        if extra is not None and _same(key, extra):
+            return key
     if config.api_key is not None and not _same(key, config.api_key):
         raise _unauthorized("Incorrect API key provided.")
     return key

@@ -15,6 +15,7 @@ class ServerConfig:
     restricted_api_key: str | None = None   # authenticates, but may do nothing (403)
     models: tuple[str, ...] | None = None   # None: any model string is accepted
     rate_limit_rpm: int | None = None       # None: never answers 429
+    rate_limited_api_key: str | None = None  # authenticates; if set, rate_limit_rpm applies to it alone
     max_body_bytes: int = 1 << 20
     store_capacity: int = 10_000            # stored completions kept, oldest dropped first
     faults: tuple[str, ...] = ()            # carried for the fault catalogue; not used yet

@@ -185,7 +185,7 @@ def _logprobs(tokens: list[Token], digest: bytes, top: int, banned: set[int]) ->
         start = h % VOCABULARY_SIZE
         step = 0
         while len(alternatives) < top and step < VOCABULARY_SIZE:
-            index = (start + step * 37) % VOCABULARY_SIZE
+            index = (start + step) % VOCABULARY_SIZE
             step += 1
             text = lead + VOCABULARY[index]
             if index in banned or any(a["token"] == text for a in alternatives):

@@ -2,8 +2,9 @@
 
 Requests: a bucket of `rpm` requests refilling continuously over a minute; an empty bucket means
 429 with Retry-After, but only when the server was given --rate-limit (otherwise the window is
-nominal, large, and never enforced). Tokens: a bucket charged with each completion's
-total_tokens, reported in the headers and never enforced.
+nominal, large, and never enforced). With --rate-limited-api-key the limit applies to that key
+alone, so a conformance run can provoke 429 on it while its other requests go through. Tokens:
+a bucket charged with each completion's total_tokens, reported in the headers and never enforced.
 """
 
 from __future__ import annotations
@@ -52,16 +53,23 @@ class _Bucket:
 
 
 class RateLimiter:
-    def __init__(self, rpm: int | None, clock: Callable[[], float] = time.monotonic):
-        self.enforced = rpm is not None
+    def __init__(self, rpm: int | None, clock: Callable[[], float] = time.monotonic, only_key: str | None = None):
         self.rpm = rpm if rpm is not None else NOMINAL_REQUESTS_PER_MINUTE
         self.clock = clock
+        self.only_key = only_key  # None: every key is limited alike
+        self.enforced = rpm is not None
         self._keys: OrderedDict[str, tuple[_Bucket, _Bucket]] = OrderedDict()
+
+    def _limit(self, key: str) -> tuple[int, bool]:
+        """(requests per minute, enforced) for key."""
+        if self.only_key is not None and key != self.only_key:
+            return NOMINAL_REQUESTS_PER_MINUTE, False
+        return self.rpm, self.enforced
 
     def _buckets(self, key: str) -> tuple[_Bucket, _Bucket]:
         now = self.clock()
         if key not in self._keys:
-            self._keys[key] = (_Bucket(self.rpm, now), _Bucket(TOKENS_PER_MINUTE, now))
+            self._keys[key] = (_Bucket(self._limit(key)[0], now), _Bucket(TOKENS_PER_MINUTE, now))
             while len(self._keys) > _MAX_KEYS:
                 self._keys.popitem(last=False)  # a forgotten key just starts with a full bucket
         self._keys.move_to_end(key)
@@ -75,9 +83,9 @@ class RateLimiter:
         requests, _ = self._buckets(key)
         if requests.level >= 1:
             requests.level -= 1
-        elif self.enforced:
+        elif self._limit(key)[1]:
             retry = max(1, math.ceil(requests.until_one()))
-            raise APIError(429, f"Rate limit reached: {self.rpm} requests per minute. Retry after {retry}s.",
+            raise APIError(429, f"Rate limit reached: {requests.capacity} requests per minute. Retry after {retry}s.",
                            code="rate_limit_exceeded", headers={"Retry-After": str(retry)})
 
     def charge_tokens(self, key: str, count: int) -> None:
@@ -86,7 +94,7 @@ class RateLimiter:
 
     def headers(self, key: str | None) -> dict[str, str]:
         if key is None:  # unauthenticated: report a fresh window, consume nothing
-            requests = _Bucket(self.rpm, 0.0)
+            requests = _Bucket(self.rpm if self.only_key is None else NOMINAL_REQUESTS_PER_MINUTE, 0.0)
             tokens = _Bucket(TOKENS_PER_MINUTE, 0.0)
         else:
             requests, tokens = self._buckets(key)

@@ -107,7 +107,3 @@ def split_pieces(text: str) -> list[Token]:
 
 def count_words(text: str) -> int:
     return len(text.split())
-
-
-def vocabulary_word(token: int) -> str | None:
-    return VOCABULARY[token] if 0 <= token < VOCABULARY_SIZE else None

@@ -6,44 +6,25 @@ for nested values: `messages[0].role`, `messages[2].content`, `response_format.j
 `tools[1].function.parameters`. Clients that only care about the top-level parameter take the
 part before the first `.` or `[`.
 
-The spec is read through `load_openapi()` / `schema_validator()`; they are the only place that
-touches the file, so switching to chatconform.spec later changes this module alone.
+The spec's schemas come from chatconform.spec, which only loads specs/ (the one thing the server
+and the suite share).
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 import jsonschema
-import yaml
 from jsonschema.exceptions import ValidationError
-from referencing import Registry
-from referencing.jsonschema import DRAFT202012
 
-from chatconform.paths import specs_dir
+from chatconform import spec
 from chatconform.reference.errors import APIError, invalid_request
 from chatconform.reference.tokens import TOKEN_ID_SPACE
 
-_SPEC_URI = "urn:chatconform:openapi"
-
-
-@lru_cache(maxsize=1)
-def load_openapi() -> dict:
-    with open(specs_dir() / "openapi.yaml", encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-@lru_cache(maxsize=None)
 def schema_validator(name: str) -> jsonschema.Draft202012Validator:
-    """A validator for `#/components/schemas/<name>`, with every $ref of the document resolvable."""
-    document = load_openapi()
-    if name not in document.get("components", {}).get("schemas", {}):
-        raise KeyError(f"specs/openapi.yaml has no components/schemas/{name}")
-    registry = Registry().with_resource(_SPEC_URI, DRAFT202012.create_resource(document))
-    return jsonschema.Draft202012Validator({"$ref": f"{_SPEC_URI}#/components/schemas/{name}"},
-                                           registry=registry)
+    """A validator for `#/components/schemas/<name>` (chatconform.spec builds and caches it)."""
+    return spec.validator(name)
 
 
 # ---------------------------------------------------------------- schema errors -> param
@@ -227,13 +208,28 @@ def _check_semantics(body: dict) -> None:
                               "modalities", "unsupported_value")
 
 
+_INTEGER_PARAMS = ("n", "max_completion_tokens", "max_tokens", "top_logprobs", "seed", "top_k")
+
+
+def _integers(body: dict) -> dict:
+    """JSON Schema counts 2.0 as an integer; the generator needs int, so such values become ints."""
+    body = dict(body)
+    for name in _INTEGER_PARAMS:
+        if isinstance(body.get(name), float):
+            body[name] = int(body[name])
+    if isinstance(body.get("logit_bias"), dict):
+        body["logit_bias"] = {k: int(v) for k, v in body["logit_bias"].items()}
+    return body
+
+
 def validate_request(body: Any) -> dict:
-    """Return the body if it is a valid CreateChatCompletionRequest, else raise APIError(400)."""
+    """The body, integer parameters as int, if it is a valid CreateChatCompletionRequest; else APIError(400)."""
     if not isinstance(body, dict):
         raise invalid_request("The request body must be a JSON object.", None, "invalid_type")
     errors = list(schema_validator("CreateChatCompletionRequest").iter_errors(body))
     if errors:
         raise schema_error(_first_error(errors, body))
+    body = _integers(body)
     _check_semantics(body)
     return body
 

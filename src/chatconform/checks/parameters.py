@@ -1,0 +1,227 @@
+"""Request parameters: a valid value is accepted, an invalid one is refused the way clients expect.
+
+Each case changes exactly one thing in the minimal request, so a verdict is about one parameter.
+A refusal is judged in a fixed order, most telling first: accepted at all (the classic deviation
+is a server that clamps or ignores an out-of-range value), then 5xx, then a status other than
+400, then the error envelope. Whether `param` names the parameter is a separate SHOULD verdict.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .. import payloads
+from ..client import Exchange
+from ..failures import ConformanceFailure
+from . import check
+from .common import require_response
+from .errors import param_names
+
+# Cases only ask "accepted or refused?", so the answer itself is kept a few tokens long.
+CASE_TOKENS = 4
+
+
+@dataclass(frozen=True)
+class Case:
+    """One parameter set to one value in an otherwise minimal request."""
+
+    parameter: str  # the support-table row
+    label: str  # the value as the table and the test id show it
+    overrides: dict[str, Any]  # keys to set on payloads.minimal; the value ... removes the key
+    requirement: str  # the one requirement a wrong verdict fails
+    capability: str | None = None
+    names: tuple[str, ...] = ()  # what error.param may be; defaults to the parameter
+    accepted_verdict: str = "accepted invalid value!"  # the table entry when a refusal was expected
+
+    @property
+    def id(self) -> str:
+        return f"{self.parameter}={self.label}"
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return self.names or (self.parameter,)
+
+    def body(self, model: str) -> dict[str, Any]:
+        body = payloads.minimal(model, max_completion_tokens=CASE_TOKENS)
+        for key, value in self.overrides.items():
+            if value is ...:
+                body.pop(key, None)
+            else:
+                body[key] = copy.deepcopy(value)
+        return body
+
+
+def make_case(parameter: str, value: Any, requirement: str, *, label: str | None = None,
+              overrides: dict[str, Any] | None = None, also: dict[str, Any] | None = None,
+              capability: str | None = None, names: tuple[str, ...] = (),
+              accepted_verdict: str = "accepted invalid value!") -> Case:
+    """A case setting ``parameter`` to ``value`` (plus ``also``, for companions the value needs, such
+    as logprobs true beside top_logprobs), or applying ``overrides`` when the change is not a
+    plain top-level value (a message role, a removed key)."""
+    changes = dict(overrides) if overrides is not None else {parameter: value}
+    changes.update(also or {})
+    if label is None:
+        label = "missing" if value is ... else json.dumps(value, separators=(",", ":"))
+    return Case(parameter, label, changes, requirement, capability, names, accepted_verdict)
+
+
+def error_param(exchange: Exchange) -> Any:
+    """error.param of a JSON error body, or None when there is no such thing."""
+    try:
+        body = exchange.json()
+    except ValueError:
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    return error.get("param") if isinstance(error, dict) else None
+
+
+def verdict(exchange: Exchange, accepted: str = "accepted") -> str:
+    """A support-table entry: what the server did with the case."""
+    status = exchange.status
+    if status is None:
+        return f"no response ({exchange.problem_kind})"
+    if 200 <= status < 300:
+        return accepted
+    if status >= 500:
+        return f"server error {status}"
+    param = error_param(exchange)
+    return f"rejected {status} (param={param if isinstance(param, str) else 'null'})"
+
+
+def is_success(exchange: Exchange) -> bool:
+    return exchange.status is not None and 200 <= exchange.status < 300
+
+
+def is_client_error(exchange: Exchange) -> bool:
+    return exchange.status is not None and 400 <= exchange.status < 500
+
+
+def not_accepted(exchange: Exchange, requirement: str, what: str) -> None:
+    """The first verdict on an invalid request: it must not be answered as if it were valid.
+    Plain helper (like common.require_success): the requirement is the case's own."""
+    require_response(exchange)
+    if 200 <= exchange.status < 300:  # type: ignore[operator]
+        raise ConformanceFailure(requirement, f"HTTP 400 refusing {what}",
+                                 f"{exchange.excerpt()} (the server accepted it: clamped or ignored?)", exchange)
+
+
+@check("error.client-error-not-5xx")
+def no_server_error(exchange: Exchange) -> None:
+    require_response(exchange)
+    if exchange.status >= 500:  # type: ignore[operator]
+        raise ConformanceFailure("error.client-error-not-5xx", "HTTP 400 for a request the client got wrong",
+                                 exchange.excerpt(), exchange)
+
+
+@check("error.status-400-invalid")
+def status_400(exchange: Exchange) -> None:
+    require_response(exchange)
+    if exchange.status != 400:
+        raise ConformanceFailure("error.status-400-invalid", "HTTP 400 for an invalid request",
+                                 exchange.excerpt(), exchange)
+
+
+def names_parameter(exchange: Exchange, names: tuple[str, ...]) -> None:
+    """error.param-names-parameter, where more than one name is a fair answer (e.g. top_logprobs
+    sent without logprobs: either parameter is the offending one)."""
+    failure: ConformanceFailure | None = None
+    for name in names:
+        try:
+            param_names(exchange, name)
+            return
+        except ConformanceFailure as exc:
+            failure = exc
+    assert failure is not None
+    raise failure
+
+
+def _mentions(exchange: Exchange, parameter: str) -> bool:
+    param = error_param(exchange)
+    if isinstance(param, str) and param.split(".")[0].split("[")[0] == parameter:
+        return True
+    try:
+        body = exchange.json()
+    except ValueError:
+        return parameter in exchange.text
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return parameter in (message if isinstance(message, str) else exchange.text)
+
+
+@check("request.newer-parameters-handled")
+def honoured_or_refused(exchange: Exchange, parameter: str) -> None:
+    """A newer OpenAI parameter is answered normally, or refused with a 400 that says which one."""
+    require_response(exchange)
+    if 200 <= exchange.status < 300:  # type: ignore[operator]
+        return
+    if exchange.status == 400 and _mentions(exchange, parameter):
+        return
+    raise ConformanceFailure("request.newer-parameters-handled", f"a 2xx, or a 400 naming {parameter!r}",
+                             exchange.excerpt(), exchange)
+
+
+@check("request.max-tokens-deprecated-accepted")
+def max_tokens_bounds(exchange: Exchange, cap: int) -> None:
+    """max_tokens is accepted and caps the completion: by usage when reported, else by finish_reason
+    (the request asks for more words than the cap allows)."""
+    requirement = "request.max-tokens-deprecated-accepted"
+    require_response(exchange)
+    if not 200 <= exchange.status < 300:  # type: ignore[operator]
+        raise ConformanceFailure(requirement, "a 2xx response to a request using max_tokens", exchange.excerpt(),
+                                 exchange)
+    try:
+        body = exchange.json()
+    except ValueError:
+        raise ConformanceFailure(requirement, "a JSON chat.completion", exchange.excerpt(), exchange) from None
+    usage = body.get("usage") if isinstance(body, dict) else None
+    used = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    if isinstance(used, int) and not isinstance(used, bool):
+        if used > cap:
+            raise ConformanceFailure(requirement, f"usage.completion_tokens <= max_tokens {cap}", used, exchange)
+        return
+    choices = body.get("choices") if isinstance(body, dict) else None
+    reasons = [c.get("finish_reason") for c in choices or [] if isinstance(c, dict)]
+    if reasons != ["length"]:
+        raise ConformanceFailure(requirement, f'finish_reason "length": the echo needs more than {cap} tokens',
+                                 reasons, exchange)
+
+
+def first_content(exchange: Exchange, requirement: str) -> str | None:
+    """The first choice's message content of a 2xx chat.completion, or a failure under requirement."""
+    require_response(exchange)
+    if not 200 <= exchange.status < 300:  # type: ignore[operator]
+        raise ConformanceFailure(requirement, "a 2xx response", exchange.excerpt(), exchange)
+    try:
+        body = exchange.json()
+        message = body["choices"][0]["message"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise ConformanceFailure(requirement, "a chat.completion with a choice carrying a message",
+                                 exchange.excerpt(), exchange) from None
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, str) else None
+
+
+@check("request.conversation-roles-accepted")
+def conversation_answered(exchange: Exchange) -> None:
+    first_content(exchange, "request.conversation-roles-accepted")
+
+
+@check("request.content-parts-accepted")
+def parts_like_string(exchange: Exchange, as_string: Exchange) -> None:
+    """Content as text parts is answered like the same text as a string: every echo word the string
+    request got back, the parts request gets back too (real models echo reliably; the reference
+    server always does)."""
+    requirement = "request.content-parts-accepted"
+    got = (first_content(exchange, requirement) or "").lower()
+    try:
+        plain = (as_string.json()["choices"][0]["message"]["content"] or "").lower()
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        plain = ""  # nothing to compare with: acceptance is all that can be judged
+    expected = [w for w in payloads.ECHO_WORDS.split() if w in plain]
+    missing = [w for w in expected if w not in got]
+    if missing:
+        raise ConformanceFailure(requirement, f"the words {expected} the string form got back",
+                                 f"content {got!r} lacks {missing}", exchange)

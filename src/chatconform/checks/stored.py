@@ -1,0 +1,114 @@
+"""Stored completions (store: true): retrieving one, listing its messages, unknown ids.
+
+Used by suites/test_stored_completions.py and by the stateful property tests (chatconform.fuzz).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client import Exchange
+from ..failures import ConformanceFailure
+from . import check
+from .common import json_body, require_success
+from .errors import client_error_status, error_object
+from .schema import check_schema
+
+COMPLETION_SCHEMA = "CreateChatCompletionResponse"
+LIST_SCHEMA = "ChatCompletionMessageList"
+
+
+def _object(exchange: Exchange, requirement: str) -> dict[str, Any]:
+    require_success(exchange, requirement)
+    body = json_body(exchange, requirement)
+    if not isinstance(body, dict):
+        raise ConformanceFailure(requirement, "a JSON object", body, exchange)
+    return body
+
+
+def _answers(body: Any) -> list[tuple[Any, Any, Any]]:
+    """(index, role, content) of every choice: what "the same completion" must keep."""
+    out = []
+    for choice in body.get("choices") or [] if isinstance(body, dict) else []:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        message = message if isinstance(message, dict) else {}
+        out.append((choice.get("index") if isinstance(choice, dict) else None, message.get("role"),
+                    message.get("content")))
+    return sorted(out, key=repr)
+
+
+@check("stored.retrieve-same")
+def retrieve_same(retrieved: Exchange, created: Exchange) -> None:
+    """GET /chat/completions/{id} returns the completion the create request returned: same id,
+    model and message content, valid against the response schema."""
+    requirement = "stored.retrieve-same"
+    body = _object(retrieved, requirement)
+    check_schema(body, COMPLETION_SCHEMA, requirement, retrieved)
+    original = created.json()
+    for name in ("id", "model"):
+        if body.get(name) != original.get(name):
+            raise ConformanceFailure(requirement, f"{name} {original.get(name)!r} as created",
+                                     f"{name} {body.get(name)!r}", retrieved)
+    if _answers(body) != _answers(original):
+        raise ConformanceFailure(requirement, f"the created choices {_answers(original)}", _answers(body), retrieved)
+
+
+def route_missing(exchange: Exchange) -> bool:
+    """The endpoint is not served at all: 405, or a 404 that is not a JSON API error (a proxy's or
+    framework's "no such route"). Such a target lacks the store capability; it is not wrong."""
+    if exchange.status == 405:
+        return True
+    if exchange.status != 404:
+        return False
+    try:
+        body = exchange.json()
+    except ValueError:
+        return True
+    return not (isinstance(body, dict) and isinstance(body.get("error"), dict))
+
+
+@check("stored.messages-list-envelope")
+def messages_envelope(exchange: Exchange) -> None:
+    requirement = "stored.messages-list-envelope"
+    check_schema(_object(exchange, requirement), LIST_SCHEMA, requirement, exchange)
+
+
+def _text(content: Any) -> Any:
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return content
+
+
+@check("stored.messages-match-request")
+def messages_match(exchange: Exchange, sent: list[dict[str, Any]], *, order: str = "asc",
+                           limit: int = 20) -> None:
+    """The listed page holds the request's messages (role and text), in the requested order."""
+    requirement = "stored.messages-match-request"
+    data = _object(exchange, requirement).get("data")
+    if not isinstance(data, list):
+        raise ConformanceFailure(requirement, "data: a list of messages", data, exchange)
+    ordered = list(sent) if order != "desc" else list(reversed(sent))
+    expected = [(m.get("role"), _text(m.get("content"))) for m in ordered[:limit]]
+    got = [(m.get("role"), _text(m.get("content"))) if isinstance(m, dict) else m for m in data]
+    if got != expected:
+        raise ConformanceFailure(requirement, f"the request's messages ({order}, at most {limit}): {expected}", got,
+                                 exchange)
+    missing = [n for n, m in enumerate(data) if not (isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"])]
+    if missing:
+        raise ConformanceFailure(requirement, "an id on every listed message", f"no id on items {missing[:5]}",
+                                 exchange)
+
+
+@check("stored.unknown-id-404")
+def unknown_id_404(exchange: Exchange) -> None:
+    requirement = "stored.unknown-id-404"
+    client_error_status(exchange, (404,), requirement)
+    error = error_object(exchange, requirement)
+    if not isinstance(error.get("type"), str):
+        raise ConformanceFailure(requirement, "the error envelope with a string type", error, exchange)
+
+
+@check("stored.retrieve-not-stored-404")
+def not_stored_404(exchange: Exchange) -> None:
+    """A completion created without store: true is not retrievable."""
+    client_error_status(exchange, (404,), "stored.retrieve-not-stored-404")

@@ -1,0 +1,125 @@
+"""Property-based tests driven by specs/openapi.yaml (schemathesis): options, settings, the `fuzz` fixture.
+
+Registered by the repository's root conftest.py next to chatconform.plugin. Importing this module
+costs nothing: schemathesis is imported only when a property-test module loads a schema.
+
+The target (base URL, auth, key, model, capabilities) is never configured here: requests go
+through the plugin's own `client` to the plugin's `target`, so there is one source of truth.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+# Examples per operation and generation mode. The embedded server answers in milliseconds; a
+# remote vendor bills every accepted example, so its default is a smoke-sized sample.
+EMBEDDED_EXAMPLES = 30
+REMOTE_EXAMPLES = 5
+_WORKER_SEED = "chatconform_fuzz_seed"
+
+
+@dataclass(frozen=True)
+class FuzzSettings:
+    examples: int
+    seed: int | None  # explicit (--fuzz-seed) or drawn for a randomized run; None when derandomized
+    seed_is_explicit: bool
+    derandomize: bool
+    embedded: bool
+
+    @property
+    def shrink(self) -> bool:
+        # shrinking replays a failing request dozens of times: free locally, billed by a vendor
+        return self.embedded
+
+    def describe(self) -> str:
+        if self.seed is not None and self.seed_is_explicit:
+            how = f"seed {self.seed}"
+        elif self.seed is not None:
+            how = f"random seed {self.seed} (reproduce with --fuzz-seed {self.seed})"
+        else:
+            how = "derandomized (the same cases every run)"
+        return (f"chatconform property tests: {self.examples} examples per operation, {how}, "
+                f"{'shrinking' if self.shrink else 'no shrinking'}")
+
+
+_settings: FuzzSettings | None = None
+
+
+def settings() -> FuzzSettings:
+    """The run's settings; outside a pytest run (a module imported by hand), the embedded defaults."""
+    if _settings is not None:
+        return _settings
+    return FuzzSettings(EMBEDDED_EXAMPLES, None, False, True, True)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chatconform-fuzz", "chatconform property-based tests (schemathesis)")
+    group.addoption("--fuzz-examples", dest="cc_fuzz_examples", type=int, default=None, metavar="N",
+                    help=f"examples per operation and mode (default {EMBEDDED_EXAMPLES} against the embedded "
+                         f"server, {REMOTE_EXAMPLES} against --base-url) [env CHATCONFORM_FUZZ_EXAMPLES]")
+    group.addoption("--fuzz-seed", dest="cc_fuzz_seed", type=int, default=None, metavar="SEED",
+                    help="seed the property tests: the same seed generates the same requests "
+                         "[env CHATCONFORM_FUZZ_SEED]")
+    group.addoption("--fuzz-derandomize", dest="cc_fuzz_derandomize", action="store_true", default=None,
+                    help="generate the same cases every run (the default)")
+    group.addoption("--no-fuzz-derandomize", dest="cc_fuzz_derandomize", action="store_false",
+                    help="draw a fresh random seed per run (printed, so a failure can be replayed)")
+    parser.addini("chatconform_fuzz_examples", "property tests: examples per operation and mode", default=None)
+    parser.addini("chatconform_fuzz_seed", "property tests: seed", default=None)
+    parser.addini("chatconform_fuzz_derandomize", "property tests: the same cases every run", type="bool",
+                  default=True)
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v not in (None, "")), None)
+
+
+def _resolve(config: pytest.Config) -> FuzzSettings:
+    embedded = not (config.getoption("base_url", None) or os.environ.get("OPENAI_BASE_URL"))
+    raw_examples = _first(config.getoption("cc_fuzz_examples"), os.environ.get("CHATCONFORM_FUZZ_EXAMPLES"),
+                          config.getini("chatconform_fuzz_examples"))
+    examples = int(raw_examples) if raw_examples is not None else (EMBEDDED_EXAMPLES if embedded else REMOTE_EXAMPLES)
+    if examples < 1:
+        raise pytest.UsageError("--fuzz-examples must be at least 1")
+    raw_seed = _first(config.getoption("cc_fuzz_seed"), os.environ.get("CHATCONFORM_FUZZ_SEED"),
+                      config.getini("chatconform_fuzz_seed"))
+    derandomize = config.getoption("cc_fuzz_derandomize")
+    if derandomize is None:
+        derandomize = bool(config.getini("chatconform_fuzz_derandomize"))
+    seed = int(raw_seed) if raw_seed is not None else None
+    explicit = seed is not None
+    if seed is None and not derandomize:
+        # one seed for the whole run: xdist workers receive the controller's (pytest_configure_node)
+        worker_input = getattr(config, "workerinput", None)
+        seed = worker_input.get(_WORKER_SEED) if worker_input else None
+        if seed is None:
+            seed = random.SystemRandom().getrandbits(32)
+    return FuzzSettings(examples, seed, explicit, derandomize, embedded)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _settings
+    _settings = _resolve(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    if _settings is not None and _settings.seed is not None:
+        node.workerinput[_WORKER_SEED] = _settings.seed
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return settings().describe()
+
+
+@pytest.fixture
+def fuzz(request: pytest.FixtureRequest, client: Any, target: Any) -> Any:
+    """Sends generated cases through the plugin's client and judges them with chatconform's checks."""
+    from .runner import Runner
+
+    return Runner(client, target, request.node)

@@ -1,0 +1,212 @@
+"""Allure results that map to the catalogue: labels, links, attachments and the report-wide files.
+
+Every result carries epic = area, feature = requirement group, story = requirement ID, severity
+from the level (MUST critical, SHOULD normal, MAY minor), links to the requirement's sources, and
+the target, model and profile as parameters. The labels are set as markers at collection time, so
+skipped tests carry them too and allure-pytest's own selection works on them
+(``--allure-epics=streaming``, ``--allure-stories=stream.done-terminates``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..requirements import Level, Requirement, catalogue
+from .sources import catalogue_url, requirement_group, source_url
+
+SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
+LEVEL_ORDER = (Level.MUST, Level.SHOULD, Level.MAY)
+CATALOGUE_URL_INI = "chatconform_catalogue_url"
+
+# Allure 2 matches a whole message, Allure 3 searches it: [\s\S]* on both sides works for both
+# (and unlike a (?s) flag, JavaScript understands it).
+CATEGORIES: list[dict[str, Any]] = [
+    {
+        "name": "MUST violations",
+        "description": "A MUST requirement was violated: clients relying on documented behaviour break.",
+        "matchedStatuses": ["failed"],
+        "messageRegex": r"[\s\S]*\] MUST: [\s\S]*",
+    },
+    {
+        "name": "SHOULD / MAY warnings",
+        "description": "A SHOULD or MAY requirement was not met (a failure only under --strict).",
+        "matchedStatuses": ["passed", "failed"],
+        "messageRegex": r"[\s\S]*\] (SHOULD|MAY): [\s\S]*",
+    },
+    {
+        "name": "Unsupported capabilities",
+        "description": "The target lacks an optional capability (per its profile, or it refused the parameter).",
+        "matchedStatuses": ["skipped"],
+        "messageRegex": r"[\s\S]*UNSUPPORTED capability[\s\S]*",
+    },
+    {
+        "name": "Harness problems (timeouts, connection errors)",
+        "description": "No usable response arrived; the cause may be the network rather than the endpoint.",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": r"[\s\S]*(\[harness\]|[Tt]imeout|[Cc]onnect(ion)? ?[Ee]rror|ConnectError)[\s\S]*",
+    },
+    {
+        "name": "Suite errors",
+        "description": "A test broke without reaching a verdict: a bug in chatconform or its configuration.",
+        "matchedStatuses": ["broken"],
+    },
+]
+
+
+def enabled(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "allure_report_dir", None))
+
+
+# -- labels (collection time) --------------------------------------------------------------------
+def _requirements(item: pytest.Item) -> list[Requirement]:
+    from ..plugin import requirement_ids
+
+    cat = catalogue()
+    return [cat[rid] for rid in requirement_ids(item) if rid in cat]
+
+
+def description(item: pytest.Item, reqs: list[Requirement]) -> str:
+    """Markdown: what the test does, then each requirement with its sources."""
+    parts = []
+    doc = getattr(getattr(item, "function", None), "__doc__", None)
+    if doc:
+        parts.append(doc.strip())
+    for req in reqs:
+        lines = [f"**{req.id}** ({req.level.value}): {req.statement}", ""]
+        lines += [f"- {source.text}" for source in req.source]
+        if req.note:
+            lines += ["", f"_Note:_ {req.note}"]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def label_markers(item: pytest.Item) -> list[pytest.MarkDecorator]:
+    """allure-pytest's own markers for the requirements a test cites."""
+    reqs = _requirements(item)
+    if not reqs:
+        return []
+    mark = pytest.mark
+    markers = []
+    for values, label_type in (
+        (dict.fromkeys(r.area for r in reqs), "epic"),
+        (dict.fromkeys(requirement_group(r) for r in reqs), "feature"),
+        (dict.fromkeys(r.id for r in reqs), "story"),
+    ):
+        markers.append(mark.allure_label(*values, label_type=label_type))
+    strongest = min((r.level for r in reqs), key=LEVEL_ORDER.index)
+    markers.append(mark.allure_label(SEVERITY[strongest.value], label_type="severity"))
+    markers.append(mark.allure_label(*(r.level.value for r in reqs), label_type="tag"))
+    base = item.config.getini(CATALOGUE_URL_INI) or None
+    seen: set[str] = set()
+    for req in reqs:
+        markers.append(mark.allure_link(catalogue_url(req.id, base), name=f"requirement {req.id}", link_type="tms"))
+        for source in req.source:
+            url = source_url(source)
+            name = f"{req.id}: {source.text if source.is_seed else 'OpenAI spec ' + str(source.pointer)}"
+            if url and name not in seen:
+                seen.add(name)
+                markers.append(mark.allure_link(url, name=name[:200], link_type="link"))
+    markers.append(mark.allure_description(description(item, reqs)))
+    return markers
+
+
+def dynamic_parameters(allure: Any, target: Any) -> None:
+    if target is not None:
+        allure.dynamic.parameter("target", target.name)
+        allure.dynamic.parameter("model", target.model)
+        allure.dynamic.parameter("profile", target.profile.name)
+
+
+# -- attachments ---------------------------------------------------------------------------------
+def attach_exchanges(allure: Any, exchanges: list[Any], failure: BaseException | None) -> None:
+    """Each exchange of the test: request, response (raw SSE for a stream), transcript, curl.
+
+    The exchange a failure names comes first, so a reader opening the result sees the evidence.
+    """
+    seen = list(exchanges)
+    failed_exchange = getattr(failure, "exchange", None)
+    if failed_exchange is not None:
+        if failed_exchange in seen:
+            seen.remove(failed_exchange)
+        seen.insert(0, failed_exchange)
+    types = allure.attachment_type
+    for n, exchange in enumerate(seen, 1):
+        marker = " (the failure's)" if exchange is failed_exchange else ""
+        label = f"{n}. {exchange.method} {exchange.url.split('?')[0]} -> {exchange.status}{marker}"
+        if exchange.request_body:
+            allure.attach(exchange.request_body.decode("utf-8", "replace"), name=f"{label}: request",
+                          attachment_type=types.JSON if _is_json(exchange.request_body) else types.TEXT)
+        if exchange.streamed and exchange.status is not None and 200 <= exchange.status < 300:
+            allure.attach(exchange.text, name=f"{label}: response (raw SSE transcript)",
+                          attachment_type="text/plain", extension="sse.txt")
+        elif exchange.body:
+            allure.attach(exchange.text, name=f"{label}: response",
+                          attachment_type=types.JSON if exchange.media_type.endswith("json") else types.TEXT)
+        allure.attach(exchange.transcript(), name=f"{label}: exchange (headers and bodies)", attachment_type=types.TEXT)
+        allure.attach(exchange.curl(), name=f"{label}: curl", attachment_type=types.TEXT)
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
+
+
+# -- warnings (teardown) -------------------------------------------------------------------------
+def mark_warning(item: pytest.Item, warnings: list[str]) -> None:
+    """A SHOULD/MAY violation leaves the test passed; give its Allure result the message anyway,
+    so the result shows it and categories.json files it under the warnings."""
+    listener = item.config.pluginmanager.getplugin("allure_listener")
+    if listener is None or not warnings:
+        return
+    try:
+        from allure_commons.model2 import Status, StatusDetails
+
+        result = listener.allure_logger.get_test(None)
+    except Exception:  # allure-pytest internals moved: the warning stays in the labels and description
+        return
+    if result is not None and result.status == Status.PASSED and result.statusDetails is None:
+        result.statusDetails = StatusDetails(message="\n\n".join(warnings))
+
+
+# -- report-wide files ---------------------------------------------------------------------------
+def _properties_escape(value: str) -> str:
+    value = value.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return re.sub(r"([=:#!])", r"\\\1", value)
+
+
+def environment_properties(info: Mapping[str, Any]) -> str:
+    lines = []
+    for key, value in info.items():
+        if value is None or value == "":
+            continue
+        text = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        lines.append(f"{_properties_escape(key)}={_properties_escape(text)}")
+    return "\n".join(lines) + "\n"
+
+
+def executor(run_name: str, report_name: str) -> dict[str, Any]:
+    info: dict[str, Any] = {"name": "chatconform", "type": "pytest", "buildName": run_name, "reportName": report_name}
+    server, repo, run_id = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    if server and repo and run_id:
+        info.update(type="github", name="GitHub Actions", buildUrl=f"{server}/{repo}/actions/runs/{run_id}",
+                    buildOrder=int(run_id) if run_id.isdigit() else None)
+    return {k: v for k, v in info.items() if v is not None}
+
+
+def write_extras(alluredir: str | Path, environment: Mapping[str, Any], run_name: str, report_name: str) -> None:
+    """environment.properties, executor.json and categories.json in the Allure results directory."""
+    directory = Path(alluredir)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "environment.properties").write_text(environment_properties(environment), encoding="utf-8")
+    (directory / "executor.json").write_text(json.dumps(executor(run_name, report_name), indent=1), encoding="utf-8")
+    (directory / "categories.json").write_text(json.dumps(CATEGORIES, indent=1), encoding="utf-8")

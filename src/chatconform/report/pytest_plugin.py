@@ -1,0 +1,247 @@
+"""The pytest side of reports: ``--run-name`` / ``--reports-dir``, reports/<run>/run.json and
+junit.xml, and the Allure labels and report-wide files.
+
+Activated next to chatconform.plugin by the root conftest.py. The run record is written on the
+controller only (under pytest-xdist the controller's RunState already holds every worker's test
+reports and, once the workers are down, their cost), and only for a session that ran conformance
+tests (or was given --run-name), so chatconform's own self-tests leave reports/ alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections import defaultdict
+from collections.abc import Generator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from .. import __version__, spec
+from ..plugin import DEFAULT_MODEL, PROPERTY, STATE, RunState, _setting
+from ..redaction import Redactor
+from ..requirements import catalogue
+from ..target import load_profile
+from . import allure as allure_report
+from . import evidence, junit, record
+
+REPORTS_DIR_INI = "chatconform_reports_dir"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chatconform")
+    group.addoption("--run-name", dest="cc_run_name", default=None, metavar="NAME",
+                    help="name of this run: its record goes to <reports-dir>/<NAME>/run.json "
+                         "(default: <target host>-<UTC time>)")
+    group.addoption("--reports-dir", dest="cc_reports_dir", default=None, metavar="DIR",
+                    help="where run records are written (default: reports, or ini chatconform_reports_dir)")
+    parser.addini(REPORTS_DIR_INI, default="reports", help="directory for run records (relative to the rootdir)")
+    parser.addini(allure_report.CATALOGUE_URL_INI, default="",
+                  help="URL of a published specs/requirements.yaml; Allure links each requirement to its line there")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    name = config.getoption("cc_run_name")
+    if name:
+        try:
+            record.check_run_name(name)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--run-name: {exc}") from None
+    config.pluginmanager.register(ReportCollector(config), "chatconform-report")
+
+
+def _strip_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def target_info(config: pytest.Config, state: RunState) -> dict[str, Any]:
+    """The target as the record describes it, without starting anything.
+
+    Under xdist the controller never resolves the target (each worker does), so this reads the same
+    options RunState._resolve_target reads.
+    """
+    faults = list(config.getoption("cc_reference_faults") or [])
+    variations = list(config.getoption("cc_reference_variations") or [])
+    t = state.target
+    if t is not None:
+        return {
+            "name": t.name, "base_url": None if t.embedded else _strip_userinfo(t.base_url), "embedded": t.embedded,
+            "model": t.model, "profile": t.profile.name, "auth_style": t.auth_style,
+            "capabilities": sorted(t.capabilities), "reference_faults": faults, "reference_variations": variations,
+        }
+    base_url = config.getoption("base_url", None) or os.environ.get("OPENAI_BASE_URL")
+    embedded = not base_url
+    profile_name = _setting(config, "profile") or ("reference" if embedded else "generic")
+    try:
+        profile = load_profile(profile_name)
+        profile_caps, auth_default = profile.capabilities, profile.auth_style
+    except ValueError:
+        profile_caps, auth_default = frozenset(), "bearer"
+    caps = _setting(config, "capabilities")
+    capabilities = {c.strip() for c in caps.split(",") if c.strip()} if caps else set(profile_caps)
+    return {
+        "name": "reference" if embedded else (urlsplit(base_url).hostname or base_url),
+        "base_url": None if embedded else _strip_userinfo(base_url.rstrip("/")),
+        "embedded": embedded,
+        "model": _setting(config, "model") or (DEFAULT_MODEL if embedded else None),
+        "profile": profile_name,
+        "auth_style": _setting(config, "auth_style") or auth_default,
+        "capabilities": sorted(capabilities),
+        "reference_faults": faults,
+        "reference_variations": variations,
+    }
+
+
+def _secrets(config: pytest.Config, state: RunState) -> list[str | None]:
+    found: list[str | None] = [_setting(config, "api_key")]
+    if state.target is not None:
+        found.append(state.target.api_key)
+    for option in ("cc_restricted_api_key",):  # present once the plugin grows the option
+        try:
+            found.append(config.getoption(option))
+        except ValueError:
+            pass
+    return found
+
+
+def _ci() -> dict[str, str] | None:
+    server, repo, run_id = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    if server and repo and run_id:
+        return {"provider": "github", "url": f"{server}/{repo}/actions/runs/{run_id}"}
+    return None
+
+
+class ReportCollector:
+    """Per-process: durations and failure evidence per test; on the controller, the record."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.is_worker = hasattr(config, "workerinput")
+        self.started = datetime.now(timezone.utc)
+        self._t0 = time.monotonic()
+        self.durations: dict[str, float] = defaultdict(float)
+        self.attachments: dict[str, list[dict[str, str]]] = {}
+        self.written: Path | None = None
+        self.must: dict[str, Any] | None = None
+
+    # -- labels ---------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)  # before allure-pytest's selection by label (--allure-epics ...)
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if not config.pluginmanager.has_plugin("allure_pytest"):
+            return
+        for item in items:
+            for marker in allure_report.label_markers(item):
+                item.add_marker(marker)
+
+    # -- evidence -------------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+        report = yield
+        if call.when == "call":
+            kept = item.stash.get(evidence.ATTACHMENTS, None)
+            if kept:
+                setattr(report, evidence.REPORT_ATTRIBUTE, kept)  # travels to the xdist controller
+        elif call.when == "teardown" and allure_report.enabled(item.config):
+            warnings = [v["message"] for k, v in item.user_properties
+                        if k == PROPERTY and isinstance(v, dict) and v.get("kind") == "warning"]
+            allure_report.mark_warning(item, warnings)
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.is_worker:
+            return
+        self.durations[report.nodeid] += report.duration
+        kept = getattr(report, evidence.REPORT_ATTRIBUTE, None)
+        if kept:
+            self.attachments[report.nodeid] = kept
+
+    # -- the record -----------------------------------------------------------------------
+    def _reports_dir(self) -> Path:
+        option = self.config.getoption("cc_reports_dir")
+        if option:
+            return self.config.invocation_params.dir / option
+        return self.config.rootpath / (self.config.getini(REPORTS_DIR_INI) or "reports")
+
+    @pytest.hookimpl(trylast=True)  # after RunState has added the controller's own cost
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker or self.config.option.collectonly:
+            return
+        state = self.config.stash.get(STATE, None)
+        if state is None:
+            return
+        named = self.config.getoption("cc_run_name")
+        if not named and not any(t.get("requirements") for t in state.tests.values()):
+            return  # not a conformance run (chatconform's self-tests): nothing to record
+        finished = datetime.now(timezone.utc)
+        target = target_info(self.config, state)
+        name = named or record.default_run_name(target["name"], self.started)
+        run_dir = self._reports_dir() / name
+        run_dir.mkdir(parents=True, exist_ok=True)
+        alluredir = getattr(self.config.option, "allure_report_dir", None)
+        cat = catalogue()
+        versions = {
+            "chatconform": __version__, "spec": spec.version(), "catalogue": cat.version,
+            "python": platform.python_version(), "pytest": pytest.__version__,
+        }
+        run = {
+            "name": name,
+            "started": record.iso(self.started),
+            "finished": record.iso(finished),
+            "duration_seconds": round(time.monotonic() - self._t0, 3),
+            "exit_status": int(exitstatus),
+            "strict": bool(state.strict),
+            "selection": {
+                "args": [str(a) for a in self.config.args],
+                "keyword": self.config.option.keyword or "",
+                "markers": self.config.option.markexpr or "",
+            },
+            "ci": _ci(),
+        }
+        data = record.SessionData(
+            tests=list(state.tests.values()), records=list(state.records), cost=dict(state.cost),
+            attachments=self.attachments, durations=dict(self.durations),
+        )
+        artifacts = {
+            "junit": "junit.xml",
+            "allure_results": os.path.relpath(alluredir, run_dir) if alluredir else None,
+        }
+        result = record.build_record(data, cat, run=run, target=target, versions=versions, artifacts=artifacts)
+        redactor = Redactor(_secrets(self.config, state))
+        text = redactor.text(json.dumps(result, indent=1, ensure_ascii=False))
+        (run_dir / record.RUN_FILE).write_text(text + "\n", encoding="utf-8")
+        clean = json.loads(text)
+        (run_dir / "junit.xml").write_bytes(junit.render(clean))
+        if alluredir:
+            environment = {
+                "target": target["name"], "base_url": target["base_url"] or "embedded reference server",
+                "model": target["model"], "profile": target["profile"], "capabilities": target["capabilities"],
+                "reference_faults": target["reference_faults"], "run_name": name, "strict": run["strict"],
+                "chatconform": versions["chatconform"], "spec": versions["spec"],
+                "catalogue": versions["catalogue"], "python": versions["python"],
+            }
+            report_name = f"chatconform: {target['name']} / {target['model']} ({target['profile']})"
+            allure_report.write_extras(alluredir, {k: redactor.text(str(v)) if isinstance(v, str) else v
+                                                   for k, v in environment.items()}, name, report_name)
+        self.written = run_dir / record.RUN_FILE
+        self.must = clean["summary"]["must"]
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.written is None:
+            return
+        must = self.must or {}
+        score = must.get("score")
+        met = f"{score:.0%} of judged MUST requirements met ({must['met']}/{must['judged']})" if score is not None \
+            else "no MUST requirement judged"
+        try:
+            shown = self.written.relative_to(self.config.invocation_params.dir)
+        except ValueError:
+            shown = self.written
+        terminalreporter.write_line(f"chatconform run record: {shown} ({met})")

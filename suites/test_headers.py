@@ -1,0 +1,57 @@
+"""Response headers seed 003 documents: x-request-id on every response, the x-ratelimit-* counters,
+Retry-After on 429.
+
+Successful responses are the shared ``completion`` and ``stream`` exchanges; error responses are
+the error cases the errors suite also judges (``chatconform.error_cases``), so nothing here costs
+a request of its own.
+"""
+
+import pytest
+
+from chatconform import error_cases
+from chatconform.checks import headers
+
+requirement = pytest.mark.requirement
+capability = pytest.mark.capability
+
+
+@pytest.fixture
+def cases(pytestconfig, client, target, shared):
+    return error_cases.context(pytestconfig, client, target, shared)
+
+
+@pytest.fixture
+def success(request):
+    """The shared successful exchange a parameter names (fixtures are resolved lazily, by name)."""
+    return lambda name: request.getfixturevalue(name)
+
+
+@requirement("header.request-id")
+@capability("request_id")
+@pytest.mark.parametrize("name", ["completion", "stream"])
+def test_success_carries_request_id(name, success):
+    headers.request_id(success(name))
+
+
+@requirement("header.request-id")
+@capability("request_id")
+def test_request_ids_differ(completion, stream):
+    headers.request_ids_unique([completion, stream])
+
+
+@requirement("header.request-id-on-errors")
+@pytest.mark.parametrize("name", error_cases.params("request_id"))
+def test_error_carries_request_id(name, cases):
+    headers.request_id_on_error(error_cases.error_response(error_cases.exchange(cases, name)))
+
+
+@requirement("header.ratelimit")
+@capability("rate_limit_headers")
+@pytest.mark.parametrize("name", ["completion", "stream"])
+def test_ratelimit_headers(name, success):
+    headers.ratelimit(success(name))
+
+
+@requirement("header.retry-after-429")
+def test_429_carries_retry_after(cases):
+    headers.retry_after(error_cases.error_response(error_cases.exchange(cases, "rate-limited")))
