@@ -36,9 +36,14 @@ def _get(client, path, poll=False):
 
 @pytest.fixture
 def created(client, target, shared):
-    exchange = shared("stored.created", lambda: client.chat(fp.stored_request(target.model)))
-    unsupported_if_rejected(exchange, "store", "store")
-    return exchange
+    """created(): the shared store: true exchange, or unsupported if the target refused store."""
+
+    def get():
+        exchange = shared("stored.created", lambda: client.chat(fp.stored_request(target.model)))
+        unsupported_if_rejected(exchange, "store", "store")
+        return exchange
+
+    return get
 
 
 def _path(completion_id, suffix=""):
@@ -46,7 +51,7 @@ def _path(completion_id, suffix=""):
 
 
 def _retrieved(client, shared, created, requirement_id):
-    completion_id = completion_body(created, requirement_id).get("id")
+    completion_id = completion_body(created(), requirement_id).get("id")
     if not isinstance(completion_id, str) or not completion_id:
         pytest.skip("the store: true completion has no id to retrieve (see response.id-present)")
     return completion_id, shared("stored.retrieved", lambda: _get(client, _path(completion_id), poll=True))
@@ -55,7 +60,7 @@ def _retrieved(client, shared, created, requirement_id):
 @requirement("stored.retrieve-same")
 def test_retrieval_returns_the_stored_completion(client, shared, created):
     _, retrieved = _retrieved(client, shared, created, "stored.retrieve-same")
-    stored.retrieve_same(retrieved, created)
+    stored.retrieve_same(retrieved, created())
 
 
 def _listing(client, shared, created, requirement_id):

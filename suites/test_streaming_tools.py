@@ -15,48 +15,53 @@ pytestmark = pytest.mark.capability("tools")
 
 @pytest.fixture
 def tool_stream(client, target, shared):
-    exchange = shared("tools.required.stream",
-                      lambda: client.chat(fp.tool_request(target.model, tool_choice="required", stream=True)))
-    unsupported_if_rejected(exchange, "tools", "tools")
-    unsupported_if_rejected(exchange, "tools", "tool_choice")
-    return exchange
+    """tool_stream(): the shared streamed exchange, or unsupported if the target refused it."""
+
+    def get():
+        exchange = shared("tools.required.stream",
+                          lambda: client.chat(fp.tool_request(target.model, tool_choice="required", stream=True)))
+        unsupported_if_rejected(exchange, "tools", "tools")
+        unsupported_if_rejected(exchange, "tools", "tool_choice")
+        return exchange
+
+    return get
 
 
 @requirement("stream.tool-calls-streamed")
 def test_tool_calls_arrive_as_tool_call_deltas(tool_stream):
-    tools.calls_streamed(tool_stream)
+    tools.calls_streamed(tool_stream())
 
 
 @requirement("stream.tool-call-index")
 def test_every_tool_call_delta_has_an_index(tool_stream):
-    streaming.tool_call_index(tool_stream)
+    streaming.tool_call_index(tool_stream())
 
 
 @requirement("stream.tool-call-first-delta-fields")
 def test_first_delta_of_each_call_has_id_type_and_name(tool_stream):
-    streaming.tool_call_first_delta(tool_stream)
+    streaming.tool_call_first_delta(tool_stream())
 
 
 @requirement("stream.tool-call-arguments-json")
 def test_argument_fragments_concatenate_to_json(tool_stream):
-    streaming.tool_call_arguments(tool_stream)
+    streaming.tool_call_arguments(tool_stream())
 
 
 @requirement("tool.finish-reason-tool-calls")
 def test_streamed_finish_reason_is_tool_calls(tool_stream):
-    tools.streamed_finish_reason(tool_stream)
+    tools.streamed_finish_reason(tool_stream())
 
 
 @requirement("tool.call-ids-unique")
 def test_streamed_call_ids_are_present_and_distinct(tool_stream):
-    tools.streamed_call_ids_unique(tool_stream)
+    tools.streamed_call_ids_unique(tool_stream())
 
 
 @requirement("tool.function-name-declared")
 def test_streamed_calls_name_declared_functions(tool_stream):
-    tools.streamed_names_declared(tool_stream)
+    tools.streamed_names_declared(tool_stream())
 
 
 @requirement("stream.chunk-schema")
 def test_tool_call_chunks_are_valid_against_the_schema(tool_stream):
-    streaming.chunk_schema(tool_stream)
+    streaming.chunk_schema(tool_stream())

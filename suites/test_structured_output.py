@@ -10,16 +10,14 @@ from chatconform.checks.capabilities import unsupported_if_rejected
 requirement = pytest.mark.requirement
 
 
-@pytest.fixture
-def json_object_exchange(client, target, shared, record):
+def _json_object_exchange(client, target, shared, record):
     exchange = shared("structured.json_object", lambda: client.chat(fp.json_object_request(target.model)))
     unsupported_if_rejected(exchange, "json_object", "response_format")
     _note_cut(exchange, record, "structured.json-object")
     return exchange
 
 
-@pytest.fixture
-def json_schema_exchange(client, target, shared, record):
+def _json_schema_exchange(client, target, shared, record):
     exchange = shared("structured.json_schema", lambda: client.chat(fp.json_schema_request(target.model)))
     unsupported_if_rejected(exchange, "json_schema", "response_format")
     _note_cut(exchange, record, "structured.json-schema-valid")
@@ -28,20 +26,20 @@ def json_schema_exchange(client, target, shared, record):
 
 @requirement("structured.json-object")
 @pytest.mark.capability("json_object")
-def test_json_mode_yields_a_json_object(json_object_exchange):
-    structured.json_object(json_object_exchange)
+def test_json_mode_yields_a_json_object(client, target, shared, record):
+    structured.json_object(_json_object_exchange(client, target, shared, record))
 
 
 @requirement("structured.json-schema-valid")
 @pytest.mark.capability("json_schema")
-def test_json_schema_output_validates(json_schema_exchange):
-    structured.json_schema_valid(json_schema_exchange)
+def test_json_schema_output_validates(client, target, shared, record):
+    structured.json_schema_valid(_json_schema_exchange(client, target, shared, record))
 
 
 @requirement("structured.json-schema-strict")
 @pytest.mark.capability("json_schema")
-def test_strict_json_schema_output_has_exactly_the_schemas_properties(json_schema_exchange):
-    structured.json_schema_strict(json_schema_exchange)
+def test_strict_json_schema_output_has_exactly_the_schemas_properties(client, target, shared, record):
+    structured.json_schema_strict(_json_schema_exchange(client, target, shared, record))
 
 
 @requirement("structured.malformed-format-rejected")

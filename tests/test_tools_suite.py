@@ -87,8 +87,9 @@ def _accepting_invalid_tools_and_refusing_foreign_ids(inner):
                                "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                                             "message": {"role": "assistant", "content": "ok", "refusal": None}}]})
         if "call_Qx7Lm2Rt8Vw1Zc4EaB3yK9pN" in req.body.decode():
-            return json_reply({"error": {"message": "Tool call id must be 9 characters", "type": "invalid_request_error",
-                                         "param": None, "code": None}}, status=400)
+            error = {"message": "Tool call id must be 9 characters", "type": "invalid_request_error",
+                     "param": None, "code": None}
+            return json_reply({"error": error}, status=400)
         return inner(req)
 
     return handle

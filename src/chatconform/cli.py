@@ -1,4 +1,4 @@
-"""The `chatconform` command. Subcommands: serve (more are added as subparsers)."""
+"""The `chatconform` command. Subcommands: serve, report (compare, diff); more are added as subparsers."""
 
 from __future__ import annotations
 
@@ -60,11 +60,101 @@ def _run_serve(args: argparse.Namespace) -> int:
     return serve(config, host=args.host, port=args.port, log_level=args.log_level)
 
 
+def _add_report(subparsers: argparse._SubParsersAction) -> None:
+    report = subparsers.add_parser(
+        "report", help="compare and diff run records (reports/<run>/run.json)",
+        description="Work with run records, the run.json files a conformance run writes to reports/<run-name>/. "
+                    "A RUN is a run.json, the directory holding it, or a directory of such directories.")
+    commands = report.add_subparsers(dest="report_command", metavar="SUBCOMMAND")
+    compare = commands.add_parser(
+        "compare", help="runs side by side: a self-contained HTML matrix and/or Markdown",
+        description="Build a requirement-by-run matrix from run records. Without --html or --markdown the "
+                    "Markdown is printed. Exit status 0, or 2 when a RUN is not a usable run record.")
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="a run.json, its directory, or a directory of runs")
+    compare.add_argument("--html", metavar="PATH", help="write the HTML comparison here (opens without network)")
+    compare.add_argument("--markdown", metavar="PATH",
+                         help="write the Markdown comparison here ('-' for stdout), e.g. >> $GITHUB_STEP_SUMMARY")
+    compare.add_argument("--title", help="page title (default: the run names)")
+    compare.set_defaults(handler=_run_compare)
+    diff = commands.add_parser(
+        "diff", help="what changed from BASELINE to CURRENT; exit 1 on a regression",
+        description="List regressions (passed, now fail), fixes, newly unsupported and newly supported "
+                    "requirements, new and resolved warnings. Exit status: 1 if anything regressed, "
+                    "0 otherwise, 2 when an input is not a usable run record.")
+    diff.add_argument("baseline", metavar="BASELINE", help="the earlier run (a run.json or its directory)")
+    diff.add_argument("current", metavar="CURRENT", help="the run to judge (a run.json or its directory)")
+    diff.add_argument("--markdown", metavar="PATH", help="also write the diff as Markdown ('-' for stdout)")
+    diff.set_defaults(handler=_run_diff)
+
+    def usage(args: argparse.Namespace) -> int:
+        report.print_help(sys.stderr)
+        return 2
+
+    report.set_defaults(handler=usage)
+
+
+def _expand_runs(paths: Sequence[str]) -> list[str]:
+    from pathlib import Path
+
+    from chatconform.report.record import RUN_FILE
+
+    expanded: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir() and not (p / RUN_FILE).is_file():
+            found = sorted(str(child) for child in p.iterdir() if (child / RUN_FILE).is_file())
+            expanded += found or [path]  # an empty directory fails to load with a clear message
+        else:
+            expanded.append(path)
+    return expanded
+
+
+def _write(text: str, target: str) -> None:
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        with open(target, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from chatconform.report import compare, record
+
+    try:
+        runs = [record.load(path) for path in _expand_runs(args.runs)]
+    except record.RunRecordError as exc:
+        print(f"chatconform report compare: {exc}", file=sys.stderr)
+        return 2
+    comparison = compare.build(runs)
+    if args.html:
+        _write(compare.render_html(comparison, args.title), args.html)
+        print(f"wrote {args.html}: {len(runs)} runs x {len(comparison.rows)} requirements", file=sys.stderr)
+    if args.markdown or not args.html:
+        _write(compare.render_markdown(comparison), args.markdown or "-")
+    return 0
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    from chatconform.report import diff, record
+
+    try:
+        baseline, current = record.load(args.baseline), record.load(args.current)
+    except record.RunRecordError as exc:
+        print(f"chatconform report diff: {exc}", file=sys.stderr)
+        return 2
+    result = diff.diff(baseline, current)
+    sys.stdout.write(diff.render_text(result))
+    if args.markdown:
+        _write(diff.render_markdown(result), args.markdown)
+    return result.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatconform",
                                      description="Conformance tests for OpenAI-compatible Chat Completions endpoints.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(subparsers)
+    _add_report(subparsers)
     return parser
 
 

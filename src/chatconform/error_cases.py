@@ -108,6 +108,7 @@ class ErrorCase:
     name: str
     send: Callable[[Context], Exchange]
     capability: str | None = None  # a profile capability the case needs
+    client_error: bool = True  # False: the request was fine, only too many (a 503 there is no verdict on it)
 
 
 CASES = {case.name: case for case in [
@@ -124,8 +125,9 @@ CASES = {case.name: case for case in [
     ErrorCase("bearer-without-token", lambda ctx: _bearer_without_token(ctx)),
     ErrorCase("unknown-model", lambda ctx: _chat(ctx, overrides={"model": UNKNOWN_MODEL})),
     ErrorCase("unknown-completion", _stored("", with_key=True), "store"),
-    ErrorCase("restricted-key", lambda ctx: _chat(ctx, auth=Auth(ctx.target.auth_style, ctx.option("restricted_api_key")))),
-    ErrorCase("rate-limited", lambda ctx: probe(ctx)[-1]),
+    ErrorCase("restricted-key", lambda ctx: _chat(ctx, auth=Auth(ctx.target.auth_style,
+                                                                  ctx.option("restricted_api_key")))),
+    ErrorCase("rate-limited", lambda ctx: probe(ctx)[-1], client_error=False),
 ]}
 
 
@@ -151,10 +153,12 @@ def error_response(exchange: Exchange) -> Exchange:
     return exchange
 
 
-def params(*capabilities: str) -> list[Any]:
+def params(*capabilities: str, client_errors_only: bool = False) -> list[Any]:
     """Every case as a pytest parameter, marked with the capabilities it (and the test) needs."""
     out = []
     for case in CASES.values():
+        if client_errors_only and not case.client_error:
+            continue
         needs = [c for c in (case.capability, *capabilities) if c]
         marks = [pytest.mark.capability(*needs)] if needs else []
         out.append(pytest.param(case.name, marks=marks, id=case.name))

@@ -38,6 +38,9 @@ OPTIONS: list[tuple[str, str, tuple[str, ...], str | None, str]] = [
      "seconds of silence allowed while reading a response (total per exchange: twice that)"),
     ("restricted_api_key", "chatconform_restricted_api_key", ("CHATCONFORM_RESTRICTED_API_KEY",), None,
      "a key that authenticates but lacks permission, to provoke 403 (never printed or recorded)"),
+    ("rate_limit_probe", "chatconform_rate_limit_probe", ("CHATCONFORM_RATE_LIMIT_PROBE",), None,
+     "a key limited to fewer than 10 requests/minute: lets the 429 checks burst up to 10 tiny requests "
+     "(never printed or recorded; without it the 429 checks are unsupported)"),
     ("capabilities", "chatconform_capabilities", ("CHATCONFORM_CAPABILITIES",), None,
      "comma-separated capabilities the target has (replaces the profile's list)"),
 ]
@@ -118,11 +121,13 @@ class RunState:
         if auth_style not in AUTH_STYLES:
             raise pytest.UsageError(f"--auth-style must be one of {', '.join(AUTH_STYLES)}, not {auth_style!r}")
         restricted_key = _setting(config, "restricted_api_key")
+        probe_key = _setting(config, "rate_limit_probe")
         if embedded:
             api_key = "cc-ref-" + secrets.token_urlsafe(18)
             restricted_key = "cc-ref-restricted-" + secrets.token_urlsafe(12)
+            probe_key = "cc-ref-limited-" + secrets.token_urlsafe(12)
             model = model or DEFAULT_MODEL
-            extra = [f"--restricted-api-key={restricted_key}"]
+            extra = [f"--restricted-api-key={restricted_key}", f"--rate-limited-api-key={probe_key}", "--rate-limit=3"]
             extra += [f"--fault={f}" for f in config.getoption("cc_reference_faults")]
             extra += [f"--variation={v}" for v in config.getoption("cc_reference_variations")]
             self.server = EmbeddedServer(api_key, models=[model], extra_args=extra)
@@ -140,6 +145,7 @@ class RunState:
             auth_style=auth_style,
             api_key=api_key,
             restricted_api_key=restricted_key,
+            rate_limit_probe=probe_key,
             embedded=embedded,
             capabilities=capabilities,
         )
@@ -158,7 +164,7 @@ class RunState:
             settings = ClientSettings(read_timeout=timeout, total_timeout=2 * timeout)
             t = self.get_target()
             auth = Auth(t.auth_style, t.api_key) if t.api_key else None
-            self.client = Client(t.base_url, auth, settings, Redactor([t.api_key, t.restricted_api_key]))
+            self.client = Client(t.base_url, auth, settings, Redactor([t.api_key, t.restricted_api_key, t.rate_limit_probe]))
             self.client.observers.append(self._observe)
         return self.client
 

@@ -55,6 +55,7 @@ class Target:
     auth_style: str = "bearer"
     api_key: str | None = field(default=None, repr=False)  # never printed: see Redactor
     restricted_api_key: str | None = field(default=None, repr=False)  # authenticates without permission (403)
+    rate_limit_probe: str | None = field(default=None, repr=False)  # a key with a tiny rate limit (429)
     embedded: bool = False
     capabilities: frozenset[str] = frozenset()
 

@@ -44,6 +44,12 @@ class Sent:
     created_body: dict[str, Any] | None = None
     query: dict[str, Any] = field(default_factory=dict)
     operation: str = ""  # "POST /chat/completions", ...
+    failures: list[AssertionError] = field(default_factory=list)  # in check order, for the runner
+
+    @property
+    def answering(self) -> bool:
+        """A request the server should answer normally (not an invalid one)."""
+        return self.purpose in (POSITIVE, STATEFUL)
 
     @property
     def status(self) -> int:
@@ -77,7 +83,11 @@ def register(name: str, when: Callable[[Sent], bool]) -> Callable[[Callable[[Sen
             sent = SENT.get(case.id)
             if sent is None or not when(sent):
                 return True  # not applicable: schemathesis records neither success nor failure
-            judge(sent)
+            try:
+                judge(sent)
+            except (ConformanceFailure, HarnessProblem) as exc:
+                sent.failures.append(exc)
+                raise
             return None
 
         run.__name__ = f"chatconform_{name}"
@@ -155,15 +165,15 @@ def error_request_id(sent: Sent) -> None:
 
 
 # -- successful answers ---------------------------------------------------------------------------
-@register("request_id", lambda s: s.ok and _uses(s, "request_id"))
+@register("request_id", lambda s: s.answering and s.ok and _uses(s, "request_id"))
 def request_id(sent: Sent) -> None:
     headers.request_id(sent.exchange)
 
 
-_completion = lambda s: s.ok and s.is_create and not s.streamed  # noqa: E731
+_completion = lambda s: s.answering and s.ok and s.is_create and not s.streamed  # noqa: E731
 
 
-@register("json_content_type", lambda s: s.ok and not s.streamed)
+@register("json_content_type", lambda s: s.answering and s.ok and not s.streamed)
 def json_content_type(sent: Sent) -> None:
     headers.json_content_type(sent.exchange)
 
@@ -190,20 +200,26 @@ def choice_indices(sent: Sent) -> None:
     responses.choice_indices(sent.exchange)
 
 
-@register("n_choices", lambda s: _completion(s) and isinstance(s.param("n"), int) and _uses(s, "n"))
+def _n(sent: Sent) -> int | None:
+    n = sent.param("n")
+    return int(n) if isinstance(n, (int, float)) and not isinstance(n, bool) else None
+
+
+@register("n_choices", lambda s: _completion(s) and _n(s) is not None and _uses(s, "n"))
 def n_choices(sent: Sent) -> None:
-    responses.n_choices(sent.exchange, sent.param("n"))
+    responses.n_choices(sent.exchange, _n(sent))  # type: ignore[arg-type]
 
 
 def _token_cap(sent: Sent) -> int | None:
     for name in ("max_completion_tokens", "max_tokens"):
         value = sent.param(name)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return int(value)
     return None
 
 
-@register("max_tokens", lambda s: _completion(s) and _token_cap(s) is not None)
+# usage counts the tokens of every choice, so the cap is only comparable with a single choice
+@register("max_tokens", lambda s: _completion(s) and _token_cap(s) is not None and s.param("n") in (None, 1))
 def max_tokens(sent: Sent) -> None:
     responses.max_tokens_respected(sent.exchange, _token_cap(sent))  # type: ignore[arg-type]
 
@@ -225,7 +241,7 @@ def _include_usage(sent: Sent) -> bool:
 
 
 def _wants_stream(sent: Sent) -> bool:
-    return sent.ok and sent.param("stream") is True
+    return sent.answering and sent.ok and sent.param("stream") is True
 
 
 STREAM_GRAMMAR: list[tuple[str, Callable[[Exchange], None], Callable[[Sent], bool]]] = [

@@ -143,7 +143,10 @@ def allowed(key: str, target: Target) -> bool:
 
 # -- positive -----------------------------------------------------------------------------------
 def _cap(value: Any, limit: int) -> Any:
-    return min(value, limit) if isinstance(value, int) and not isinstance(value, bool) else value
+    # JSON Schema counts 5.0 as an integer, so generated integers may arrive as integral floats
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > limit:
+        return limit
+    return value
 
 
 def _short(value: Any) -> Any:
@@ -343,7 +346,8 @@ def _judge(error: Any, body: dict[str, Any], target: Target) -> tuple[str | None
         if len(path) == 1 and error.validator == "minItems":
             return "request.messages-non-empty", reason
         item = body["messages"][path[1]] if len(path) > 1 and isinstance(body["messages"], list) else None
-        if isinstance(item, dict) and "role" in item and item["role"] not in message_roles():
+        role = item.get("role") if isinstance(item, dict) else None
+        if isinstance(item, dict) and "role" in item and not (isinstance(role, str) and role in message_roles()):
             return "request.role-enum", reason
         return INVALID, reason
     if key == "stop" and error.validator == "maxItems":

@@ -26,9 +26,10 @@ from chatconform.reference.completion import completion_body, stream_chunks
 from chatconform.reference.config import ServerConfig
 from chatconform.reference.errors import APIError, invalid_request
 from chatconform.reference.generator import generate
+from chatconform.reference.injection import Context, Faults
 from chatconform.reference.ratelimit import RateLimiter
 from chatconform.reference.store import CompletionStore
-from chatconform.reference.streaming import sse_response
+from chatconform.reference.streaming import DONE, sse_response
 from chatconform.reference.validation import schema_validator, validate_models, validate_request
 
 logger = logging.getLogger("chatconform.reference")
@@ -40,9 +41,10 @@ class ResponseHeaders:
     """Adds x-request-id and the x-ratelimit-* headers to every response, errors included, and
     turns an unhandled exception into a 500 envelope (never a traceback)."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter):
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, faults: Faults):
         self.app = app
         self.limiter = limiter
+        self.faults = faults
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,6 +62,7 @@ class ResponseHeaders:
                 headers["x-request-id"] = request_id
                 for name, value in self.limiter.headers(state.get(_STATE_KEY)).items():
                     headers[name] = value
+                self.faults.headers(headers, message["status"])
             await send(message)
 
         try:
@@ -70,7 +73,7 @@ class ResponseHeaders:
                 raise  # mid-stream: the status line is gone, the connection just ends
             error = APIError(500, "The server had an error while processing your request. "
                                   f"Include the request ID {request_id} when reporting it.", code="internal_error")
-            await error.response()(scope, receive, send_with_headers)
+            await self.faults.error_response(error)(scope, receive, send_with_headers)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -133,13 +136,16 @@ def _query_int(request: Request, name: str, default: int, low: int, high: int) -
 
 
 def create_app(config: ServerConfig | None = None) -> Starlette:
+    """The app; with a hostile behaviour in config.faults it sits behind a raw ASGI layer that
+    forwards attribute access (`.state`) to it."""
     config = config or ServerConfig()
+    faults = Faults(config.faults, config.variations)  # the catalogue's deviations; none by default
     limiter = RateLimiter(config.rate_limit_rpm, only_key=config.rate_limited_api_key)
     store = CompletionStore(config.store_capacity)
     schema_validator("CreateChatCompletionRequest")  # a broken spec fails at startup, not per request
 
     def admit(request: Request) -> str:
-        key = authenticate(config, request.headers)
+        key = faults.authenticate(request.headers, lambda headers: authenticate(config, headers))
         request.state.chatconform_api_key = key  # from now on the headers describe this key's window
         check_permission(config, key)
         limiter.acquire(key)
@@ -147,23 +153,33 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 
     async def create_completion(request: Request) -> Response:
         key = admit(request)
-        body = validate_request(_parse_json(await _read_body(request, config.max_body_bytes)))
+        parsed = faults.request(_parse_json(await _read_body(request, config.max_body_bytes)))
+        try:
+            body = validate_request(parsed)
+        except APIError as error:
+            in_band = faults.in_band_error(error, parsed)
+            if in_band is None:
+                raise
+            return sse_response(in_band, faults.framing)
         validate_models(body, config.models)
-        generation = generate(body)
+        faults.gate()
+        generation = generate(faults.generation(body))
         completion = completion_body(generation, completion_id="chatcmpl-" + uuid.uuid4().hex[:29],
                                      created=int(time.time()), model=body["model"])
         if body.get("metadata") is not None:
             completion["metadata"] = body["metadata"]
-        if body.get("store") is True:
+        if faults.store(body):
             store.put(completion, body["messages"])
         limiter.charge_tokens(key, completion["usage"]["total_tokens"])
+        ctx = Context(body, completion)
         if body.get("stream") is True:
             include_usage = (body.get("stream_options") or {}).get("include_usage") is True
-            return sse_response(stream_chunks(generation, completion, include_usage))
-        return JSONResponse(completion)
+            items = faults.chunks([*stream_chunks(generation, completion, include_usage), DONE], ctx)
+            return sse_response(items, faults.framing)
+        return faults.json_response(faults.completion(completion, ctx))
 
     def stored(request: Request):
-        found = store.get(request.path_params["completion_id"])
+        found = faults.lookup(store.get(request.path_params["completion_id"]))
         if found is None:
             raise APIError(404, f"No stored chat completion with id '{request.path_params['completion_id']}'. "
                                 "Only completions created with 'store': true can be retrieved.", code="not_found")
@@ -171,7 +187,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 
     async def get_completion(request: Request) -> Response:
         admit(request)
-        return JSONResponse(stored(request).completion)
+        return faults.json_response(stored(request).completion)
 
     async def get_messages(request: Request) -> Response:
         admit(request)
@@ -185,11 +201,11 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         if page is None:
             raise invalid_request(f"Invalid value for 'after': no message with id {after!r} in this completion.",
                                   "after")
-        return JSONResponse(page)
+        return faults.json_response(faults.listing(page))
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, APIError)
-        return exc.response()
+        return faults.error_response(exc)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -201,7 +217,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             error = APIError(404, f"Invalid URL ({where}).", code="unknown_url")
         else:
             error = APIError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
-        return error.response()
+        return faults.error_response(error)
 
     app = Starlette(
         routes=[
@@ -209,9 +225,10 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             Route("/v1/chat/completions/{completion_id}", get_completion, methods=["GET"]),
             Route("/v1/chat/completions/{completion_id}/messages", get_messages, methods=["GET"]),
         ],
-        middleware=[Middleware(ResponseHeaders, limiter=limiter)],
+        middleware=[Middleware(ResponseHeaders, limiter=limiter, faults=faults)],
         exception_handlers={APIError: api_error, HTTPException: http_error},
     )
     app.router.redirect_slashes = False  # "/v1/chat/completions/" is not a route, not a redirect
     app.state.config = config
-    return app
+    app.state.faults = faults
+    return faults.wrap(app)  # type: ignore[return-value]

@@ -1,28 +1,109 @@
-"""Server-sent events framing: `data: <json>\n\n` per chunk, then `data: [DONE]\n\n`."""
+"""Server-sent events framing: `data: <json>\n\n` per chunk, then `data: [DONE]\n\n`.
+
+`Framing` holds the legal ways of writing the same events differently (other line endings,
+comment lines, `data:` without the space, ...); the default is what OpenAI sends. The fault
+catalogue (chatconform.reference.faults) chooses another framing for its variations.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 
 from starlette.responses import StreamingResponse
 
 MEDIA_TYPE = "text/event-stream; charset=utf-8"
-DONE = b"data: [DONE]\n\n"
+DONE = "[DONE]"
 
 
-def frame(chunk: dict) -> bytes:
-    payload = json.dumps(chunk, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return b"data: " + payload.encode("utf-8") + b"\n\n"
+@dataclass(frozen=True)
+class Framing:
+    newline: str = "\n"
+    space: bool = True  # `data: x` (True) or `data:x`
+    comment_every: int = 0  # a `: keep-alive` comment before every n-th event (0: none)
+    event_ids: bool = False  # `id:` and `event: message` fields on every event
+    retry_field: bool = False  # a `retry:` field opening the stream
+    multiline: bool = False  # each JSON chunk spread over several `data:` lines
+    split_writes: bool = False  # every event written in small pieces, as a slow network delivers it
 
 
-async def _frames(chunks: Iterable[dict]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
-        yield frame(chunk)
-    yield DONE
+def encode(chunk: dict) -> str:
+    return json.dumps(chunk, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def sse_response(chunks: Iterable[dict]) -> StreamingResponse:
+def _data_lines(data: str, framing: Framing) -> list[str]:
+    """The data as one line, or (multiline) broken after every comma between JSON tokens: the
+    client joins `data:` lines with "\n", which JSON reads as whitespace."""
+    if not framing.multiline or data == DONE:
+        return [data]
+    lines, start, in_string, escaped = [], 0, False, False
+    for i, ch in enumerate(data):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == ",":
+            lines.append(data[start:i + 1])
+            start = i + 1
+    return lines + [data[start:]]
+
+
+def frame(item: dict | str | bytes, framing: Framing = Framing(), number: int = 0) -> bytes:
+    """One event: a chunk (JSON-encoded), a str sent verbatim as the data (DONE, faulty data), or
+    bytes sent as they are (no framing at all)."""
+    if isinstance(item, bytes):
+        return item
+    data = item if isinstance(item, str) else encode(item)
+    nl = framing.newline
+    sep = ": " if framing.space else ":"
+    lines = []
+    if framing.comment_every and number % framing.comment_every == 0:
+        lines += [": keep-alive", ""]
+    if framing.retry_field and number == 0:
+        lines.append("retry: 3000")
+    if framing.event_ids:
+        lines += [f"id{sep}{number}", f"event{sep}message"]
+    lines += [f"data{sep}{line}" for line in _data_lines(data, framing)]
+    return (nl.join(lines) + nl + nl).encode("utf-8")
+
+
+# Piece sizes for split writes: uneven, so pieces end inside field names, inside "\r\n", inside
+# multi-byte characters, and never twice at the same offset of an event.
+_PIECES = (1, 7, 2, 13, 3, 29, 5)
+
+
+def _pieces(raw: bytes) -> Iterable[bytes]:
+    offset, turn = 0, 0
+    while offset < len(raw):
+        size = _PIECES[turn % len(_PIECES)]
+        yield raw[offset:offset + size]
+        offset += size
+        turn += 1
+
+
+async def _frames(items: Iterable[dict | str | bytes], framing: Framing) -> AsyncIterator[bytes]:
+    for number, item in enumerate(items):
+        raw = frame(item, framing, number)
+        if not framing.split_writes:
+            yield raw
+            continue
+        for piece in _pieces(raw):
+            yield piece
+            await asyncio.sleep(0.001)  # a write per piece: the client sees them as separate reads
+
+
+def sse_response(items: Iterable[dict | str | bytes], framing: Framing = Framing()) -> StreamingResponse:
+    """A stream of ``items``: chunks as dicts, DONE and any deliberately odd data as str (see frame).
+
+    The caller includes DONE: a stream ends where its items say.
+    """
     # no-cache and no buffering: proxies in front of a CI mock must not hold the stream back
     headers = {"Content-Type": MEDIA_TYPE, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(_frames(chunks), headers=headers, media_type=None)
+    return StreamingResponse(_frames(items, framing), headers=headers, media_type=None)

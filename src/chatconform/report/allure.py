@@ -187,7 +187,7 @@ def _properties_escape(value: str) -> str:
 def environment_properties(info: Mapping[str, Any]) -> str:
     lines = []
     for key, value in info.items():
-        if value is None or value == "":
+        if value is None or value == "" or value == [] or value == ():
             continue
         text = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
         lines.append(f"{_properties_escape(key)}={_properties_escape(text)}")
@@ -203,10 +203,23 @@ def executor(run_name: str, report_name: str) -> dict[str, Any]:
     return {k: v for k, v in info.items() if v is not None}
 
 
+ALLURE3_CONFIG = "allurerc.json"
+
+
 def write_extras(alluredir: str | Path, environment: Mapping[str, Any], run_name: str, report_name: str) -> None:
-    """environment.properties, executor.json and categories.json in the Allure results directory."""
+    """environment.properties, executor.json and categories.json in the Allure results directory,
+    plus allurerc.json: Allure 3 takes its categories from a configuration file rather than from
+    categories.json (``npx allure generate --config <dir>/allurerc.json <dir>``)."""
     directory = Path(alluredir)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "environment.properties").write_text(environment_properties(environment), encoding="utf-8")
     (directory / "executor.json").write_text(json.dumps(executor(run_name, report_name), indent=1), encoding="utf-8")
     (directory / "categories.json").write_text(json.dumps(CATEGORIES, indent=1), encoding="utf-8")
+    rules = [{k: v for k, v in c.items() if k != "description"} for c in CATEGORIES]
+    config = {
+        "name": report_name,
+        "categories": rules,
+        # the tree follows the catalogue: area, then requirement group, then requirement ID
+        "plugins": {"awesome": {"options": {"reportName": report_name, "groupBy": ["epic", "feature", "story"]}}},
+    }
+    (directory / ALLURE3_CONFIG).write_text(json.dumps(config, indent=1), encoding="utf-8")

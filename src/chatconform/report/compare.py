@@ -174,7 +174,7 @@ def _column_header(index: int, run: Mapping[str, Any]) -> str:
     return (f'<th class="run" scope="col" data-col="{index}"><span class="colno">{index + 1}</span>'
             f'<span class="run-name" title="{_e(label(run))}">{_e(label(run))}</span>'
             f'<span class="run-sub">{_e(t["name"])} · {_e(t.get("model"))}</span>'
-            f'<span class="run-sub">{_e(t["profile"])} · {_e(_date(run))}</span>'
+            f'<span class="run-sub">profile {_e(t["profile"])}</span>'
             f'{_score_cell(run["summary"]["must"], tag="span", extra=" chip")}</th>')
 
 
@@ -198,8 +198,8 @@ def _row(row: Row, runs: Sequence[Mapping[str, Any]]) -> str:
         f'<tr class="req" id="r-{_e(row.id)}" data-level="{row.level}" data-differs="{int(row.differs)}" '
         f'data-problem="{int(row.problem)}" data-ran="{int(row.ran)}" data-verdicts="{verdicts}" '
         f'data-search="{_e(search)}"><th scope="row"><div class="rid"><span class="lvl {row.level}">{row.level}</span>'
-        f'<code>{_e(row.id)}</code>{differs}</div>'
-        f'<div class="stmt" title="{_e(row.statement)}">{_e(row.statement)}</div></th>{cells}</tr>'
+        f'<code>{_e(row.id)}</code>{differs}'
+        f'<span class="stmt" title="{_e(row.statement)}">{_e(row.statement)}</span></div></th>{cells}</tr>'
     )
 
 
@@ -280,6 +280,11 @@ def _legend() -> str:
     return f'<ul class="legend">{items}</ul>'
 
 
+def _mini_legend() -> str:
+    badges = "".join(f'<span class="badge v-{v}">{ICONS[v]} {LABELS[v]}</span>' for v in VERDICTS)
+    return f'<span class="mini-legend" aria-hidden="true">{badges}</span>'
+
+
 def render_html(comp: Comparison, title: str | None = None) -> str:
     runs = comp.runs
     title = title or "chatconform: " + " vs ".join(label(r) for r in runs)
@@ -325,8 +330,8 @@ def render_html(comp: Comparison, title: str | None = None) -> str:
   <output id="f-count" aria-live="polite">{len(comp.rows)} of {len(comp.rows)} requirements shown</output>
 </nav>
 <main>
-<table class="matrix" id="matrix">
-<thead><tr><th class="corner" scope="col">Requirement</th>{header}</tr></thead>
+<table class="matrix" id="matrix" style="--runs:{len(runs)}">
+<thead><tr><th class="corner" scope="col"><span class="corner-title">Requirement</span>{_mini_legend()}</th>{header}</tr></thead>
 {body}
 </table>
 <p class="empty" id="f-empty" hidden>No requirement matches these filters.</p>

@@ -14,7 +14,7 @@ import os
 import platform
 import time
 from collections import defaultdict
-from collections.abc import Generator
+from collections.abc import Generator, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,12 @@ def _secrets(config: pytest.Config, state: RunState) -> list[str | None]:
     return found
 
 
+def should_record(tests: Iterable[Mapping[str, Any]], named: bool) -> bool:
+    """A session is recorded when it was named, or when a test in it cited a requirement;
+    chatconform's own self-tests cite none, so they leave reports/ alone."""
+    return named or any(t.get("requirements") for t in tests)
+
+
 def _ci() -> dict[str, str] | None:
     server, repo, run_id = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
     if server and repo and run_id:
@@ -178,8 +184,8 @@ class ReportCollector:
         if state is None:
             return
         named = self.config.getoption("cc_run_name")
-        if not named and not any(t.get("requirements") for t in state.tests.values()):
-            return  # not a conformance run (chatconform's self-tests): nothing to record
+        if not should_record(state.tests.values(), named=bool(named)):
+            return
         finished = datetime.now(timezone.utc)
         target = target_info(self.config, state)
         name = named or record.default_run_name(target["name"], self.started)

@@ -1,0 +1,204 @@
+"""Sending a schemathesis case through chatconform's client and judging the answer.
+
+Requests never go through schemathesis' own transport: the plugin's Client sends them, so the
+property tests get the same timeouts, size caps, retries, redaction, cost accounting and Allure
+attachments as every other suite. Schemathesis receives the redacted exchange as a Response and
+runs chatconform's checks on it (`case.validate_response`); the key never reaches schemathesis,
+so nothing it prints can contain it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from ..client import Client, Exchange
+from ..failures import ConformanceFailure, HarnessProblem, Unsupported
+from ..requirements import Level, catalogue
+from ..target import Target
+from . import checks, shaping
+from .checks import NEGATIVE, POSITIVE, PROBE, STATEFUL, Sent
+
+# Headers a case may carry that chatconform's client sets itself (or that would leak a key).
+_OWN_HEADERS = frozenset({"authorization", "api-key", "user-agent", "accept-encoding", "accept", "connection",
+                          "content-length", "host", "x-schemathesis-testcaseid"})
+
+
+def to_response(exchange: Exchange) -> Any:
+    """The redacted exchange as a schemathesis Response (its request carries the masked key only)."""
+    import requests
+    from schemathesis import Response
+
+    request = requests.Request(method=exchange.method, url=exchange.url, headers=dict(exchange.request_headers),
+                               data=exchange.request_body).prepare()
+    headers: dict[str, list[str]] = {}
+    for name, value in exchange.headers.multi_items():
+        headers.setdefault(name.lower(), []).append(value)
+    return Response(status_code=exchange.status or 0, headers=headers, content=exchange.body, request=request,
+                    elapsed=exchange.elapsed, verify=True, http_version="1.1")
+
+
+def _scenario(case: Any) -> Any:
+    data = getattr(getattr(case.meta, "phase", None), "data", None) if case.meta is not None else None
+    return getattr(data, "scenario", None)
+
+
+def _is_probe(case: Any) -> bool:
+    from schemathesis.generation.meta import CONTENT_TYPE_PROBES
+
+    return _scenario(case) in CONTENT_TYPE_PROBES
+
+
+def _operation(case: Any) -> str:
+    return f"{case.method} {case.path}"
+
+
+def _body(case: Any) -> tuple[bool, Any]:
+    """(whether the case has a body, the body)."""
+    from schemathesis.core import NotSet
+
+    return not isinstance(case.body, NotSet), case.body
+
+
+class Runner:
+    """Prepares, sends and judges the cases of one test item."""
+
+    def __init__(self, client: Client, target: Target, item: Any) -> None:
+        self.client = client
+        self.target = target
+        self.item = item
+        self._unsupported: set[str] = set()
+
+    # -- the three kinds of property test ----------------------------------------------------------
+    def positive(self, case: Any, *, stream: bool) -> None:
+        """A valid request (shaped for cost and capabilities) must be accepted with a conforming answer."""
+        case.body = shaping.positive(case.body, self.target, stream=stream)
+        self._harness_guard(case.body)
+        self.judge(case, Sent(self.send(case), self.target, POSITIVE, case.body, operation=_operation(case)))
+
+    def negative(self, case: Any) -> None:
+        """An invalid request must be refused (400, the envelope); never accepted, never a 5xx."""
+        has_body, generated = _body(case)
+        if _is_probe(case):
+            self.judge(case, Sent(self.send(case), self.target, PROBE, None, operation=_operation(case)))
+            return
+        if has_body:
+            case.body = shaping.negative(generated, self.target)
+        decoded = _decoded(case.body) if has_body else None
+        if case.method == "POST":
+            rejection = shaping.rejection(decoded, self.target, has_body=has_body)
+            if rejection is None:
+                return  # shaping made the body valid (its only fault was a parameter it drops): nothing to test
+            allowed: tuple[int, ...] = (400,)
+        else:
+            # the id is random, so "no such completion" (404) is as right as "invalid parameter" (400)
+            rejection = shaping.Rejection(shaping.INVALID, _description(case))
+            allowed = (400, 404)
+        sent = Sent(self.send(case), self.target, NEGATIVE, decoded, rejection=rejection, allowed_statuses=allowed,
+                    operation=_operation(case))
+        self.judge(case, sent)
+
+    # -- sending -----------------------------------------------------------------------------------
+    def send(self, case: Any) -> Exchange:
+        kwargs = case.as_transport_kwargs(base_url=self.target.base_url)
+        headers = {k: str(v) for k, v in (kwargs.get("headers") or {}).items() if k.lower() not in _OWN_HEADERS}
+        raw: bytes | None = None
+        if "json" in kwargs:
+            raw = json.dumps(kwargs["json"]).encode()
+            headers.setdefault("Content-Type", "application/json")
+        elif "data" in kwargs:
+            data = kwargs["data"]
+            raw = data if isinstance(data, bytes) else str(data).encode()
+        path = case.path
+        for name, value in case.path_parameters.items():
+            path = path.replace("{" + name + "}", quote(str(value), safe=""))
+        stream = isinstance(case.body, Mapping) and case.body.get("stream") is True
+        exchange = self.client.request(case.method, path, raw_body=raw, headers=headers,
+                                       params=kwargs.get("params") or None, stream=stream)
+        self._forget(exchange)
+        if exchange.status is None:
+            raise HarnessProblem(exchange)
+        return exchange
+
+    def _forget(self, exchange: Exchange) -> None:
+        """Keep passing examples out of the Allure attachments: a failure attaches its own exchange."""
+        from ..plugin import STATE
+
+        state = self.item.config.stash.get(STATE, None)
+        seen = getattr(state, "current_exchanges", None)
+        if seen and exchange in seen:
+            seen.remove(exchange)
+
+    # -- judging -----------------------------------------------------------------------------------
+    def judge(self, case: Any, sent: Sent, *, recorder: Any = None) -> None:
+        from schemathesis.core.failures import FailureGroup
+
+        checks.SENT[case.id] = sent
+        try:
+            case.validate_response(to_response(sent.exchange), checks=checks.all_checks(), recorder=recorder)
+        except FailureGroup as group:
+            raise _most_severe(sent.failures, group) from None
+        except Unsupported as exc:
+            self._record_unsupported(exc)
+        finally:
+            checks.SENT.pop(case.id, None)
+
+    def _record_unsupported(self, exc: Unsupported) -> None:
+        from ..plugin import record_support
+
+        if exc.capability not in self._unsupported:
+            self._unsupported.add(exc.capability)
+            record_support(self.item, exc.capability, "property tests", f"unsupported: {exc.reason[:120]}")
+
+    def _harness_guard(self, body: Any) -> None:
+        wrong = shaping.violations(body)
+        if wrong:  # a bug in shaping, not in the target: say so instead of blaming the server
+            raise AssertionError(f"[harness] shaping produced an invalid request: {wrong[0].message[:300]}")
+
+    # -- stateful steps ----------------------------------------------------------------------------
+    def stateful_send(self, case: Any, created: dict[str, tuple[Exchange, dict[str, Any]]]) -> tuple[Sent, Any]:
+        operation = _operation(case)
+        if case.method == "POST":
+            case.body = shaping.positive(case.body, self.target, stream=False, store=True)
+            self._harness_guard(case.body)
+            sent = Sent(self.send(case), self.target, STATEFUL, case.body, operation=operation)
+            return sent, to_response(sent.exchange)
+        # `after` must name a message of this completion; a random one is a different (400) case
+        case.query = {k: v for k, v in case.query.items() if k != "after"}
+        completion_id = str(case.path_parameters.get("completion_id"))
+        origin = created.get(completion_id)
+        sent = Sent(self.send(case), self.target, STATEFUL, None, operation=operation,
+                    created=origin[0] if origin else None, created_body=origin[1] if origin else None,
+                    query=dict(case.query))
+        return sent, to_response(sent.exchange)
+
+
+def _decoded(body: Any) -> Any:
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return body
+    return body
+
+
+def _description(case: Any) -> str:
+    data = getattr(getattr(case.meta, "phase", None), "data", None) if case.meta is not None else None
+    return str(getattr(data, "description", None) or "an invalid parameter")
+
+
+def _most_severe(failures: list[AssertionError], group: BaseException) -> BaseException:
+    """One failure for the plugin to grade: the first MUST violation in check order (status checks
+    run first), else the first harness problem; schemathesis' own group if none is ours."""
+    if not failures:
+        return group
+    cat = catalogue()
+
+    def rank(exc: AssertionError) -> int:
+        if isinstance(exc, ConformanceFailure):
+            return 0 if cat[exc.requirement].level is Level.MUST else 2
+        return 1
+
+    return sorted(failures, key=rank)[0]
