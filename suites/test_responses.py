@@ -42,6 +42,11 @@ def test_created_is_integer_unix_seconds(completion):
     responses.created_unix_seconds(completion)
 
 
+@requirement("response.usage-present")
+def test_usage_is_present(completion):
+    responses.usage_present(completion)
+
+
 @requirement("response.usage-total-consistent")
 def test_usage_total_is_the_sum(completion):
     responses.usage_total_consistent(completion)

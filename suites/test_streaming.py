@@ -52,6 +52,11 @@ def test_role_arrives_in_the_first_delta(stream):
     streaming.role_first(stream)
 
 
+@requirement("stream.role-first")
+def test_role_is_not_repeated(stream):
+    streaming.role_not_repeated(stream)
+
+
 @requirement("stream.finish-reason-key")
 def test_chunks_carry_finish_reason_key(stream):
     streaming.finish_reason_key(stream)

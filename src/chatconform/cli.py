@@ -44,19 +44,36 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--max-body-bytes", type=_positive, default=1 << 20, help="request body cap (default 1 MiB)")
     serve.add_argument("--log-level", default="warning",
                        choices=["critical", "error", "warning", "info", "debug", "trace"])
+    serve.add_argument("--fault", action="append", default=[], metavar="NAME",
+                       help="deviate from the spec in this named way (repeatable; see --list-faults): for testing "
+                            "the suite, or any OpenAI client, against a misbehaving server")
+    serve.add_argument("--variation", action="append", default=[], metavar="NAME",
+                       help="behave in this legal but unusual way (repeatable; see --list-faults)")
+    serve.add_argument("--list-faults", action="store_true",
+                       help="print the catalogue of faults, variations and hostile behaviours, and exit")
     serve.set_defaults(handler=_run_serve)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
     from chatconform.reference.config import ServerConfig
+    from chatconform.reference.injection import Faults, UnknownFault, listing
     from chatconform.reference.server import serve
 
+    if args.list_faults:
+        print(listing())
+        return 0
+    try:
+        Faults(args.fault, args.variation)
+    except UnknownFault as exc:
+        print(f"chatconform serve: {exc}", file=sys.stderr)
+        return 2
     if args.rate_limited_api_key and args.rate_limit is None:
         print("chatconform serve: --rate-limited-api-key needs --rate-limit RPM", file=sys.stderr)
         return 2
     config = ServerConfig(api_key=args.api_key, restricted_api_key=args.restricted_api_key, models=args.models,
                           rate_limit_rpm=args.rate_limit, rate_limited_api_key=args.rate_limited_api_key,
-                          max_body_bytes=args.max_body_bytes)
+                          max_body_bytes=args.max_body_bytes, faults=tuple(args.fault),
+                          variations=tuple(args.variation))
     return serve(config, host=args.host, port=args.port, log_level=args.log_level)
 
 
@@ -149,12 +166,57 @@ def _run_diff(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _add_selfcheck(subparsers: argparse._SubParsersAction) -> None:
+    selfcheck = subparsers.add_parser(
+        "selfcheck", help="prove the suite has teeth: run it against every fault, variation and hostile behaviour",
+        description="Run the conformance suites against the reference server once per entry of the fault "
+                    "catalogue (chatconform serve --list-faults) and print the detection matrix: every fault must "
+                    "fail a test citing one of its requirements, every legal variation must pass without a "
+                    "warning, every hostile behaviour must end in failures within its time bound. Needs a "
+                    "chatconform checkout (it runs suites/). Exit status 0 when all of that holds, 1 otherwise.")
+    selfcheck.add_argument("--jobs", "-j", type=_positive, default=2, help="rows run in parallel (default 2)")
+    selfcheck.add_argument("--only", nargs="+", metavar="NAME", default=[], help="run only these entries")
+    selfcheck.add_argument("--kind", choices=["fault", "variation", "hostile"], action="append",
+                           help="run only entries of this kind (repeatable)")
+    selfcheck.add_argument("--verbose", "-v", action="store_true", help="print the output of rows that are wrong")
+    selfcheck.set_defaults(handler=_run_selfcheck)
+
+
+def _run_selfcheck(args: argparse.Namespace) -> int:
+    from chatconform import selfcheck
+
+    try:
+        entries = selfcheck.select(args.only, args.kind or ("fault", "variation", "hostile"))
+        selfcheck.repository()
+    except (KeyError, FileNotFoundError) as exc:
+        print(f"chatconform selfcheck: {exc.args[0]}", file=sys.stderr)
+        return 2
+    done = [0]
+
+    def progress(row: selfcheck.Row) -> None:
+        done[0] += 1
+        mark = "ok" if row.ok else "PROBLEM"
+        print(f"[{done[0]}/{len(entries)}] {row.entry.kind} {row.entry.name}: {mark} ({row.seconds:.1f}s)",
+              file=sys.stderr, flush=True)
+
+    rows = selfcheck.run_matrix(entries, jobs=args.jobs, progress=progress)
+    print(selfcheck.render(rows))
+    print()
+    print(selfcheck.render_score(rows))
+    if args.verbose:
+        for row in rows:
+            if not row.ok:
+                print("\n" + row.summary())
+    return 0 if all(row.ok for row in rows) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatconform",
                                      description="Conformance tests for OpenAI-compatible Chat Completions endpoints.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(subparsers)
     _add_report(subparsers)
+    _add_selfcheck(subparsers)
     return parser
 
 

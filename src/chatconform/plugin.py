@@ -108,7 +108,10 @@ class RunState:
     # and each xdist worker starts its own embedded server, which keeps workers independent.
     def get_target(self) -> Target:
         if self.target is None:
-            self.target = self._resolve_target(self.config)
+            try:
+                self.target = self._resolve_target(self.config)
+            except RuntimeError as exc:  # the embedded server did not start: no test can run
+                pytest.exit(f"chatconform: {exc}", returncode=3)
         return self.target
 
     def _resolve_target(self, config: pytest.Config) -> Target:
@@ -194,6 +197,15 @@ class RunState:
                     reason = f"not declared by profile {target.profile.name} / --capabilities"
                     _record(item, "unsupported", capability=cap, reason=reason)
                     pytest.skip(f"UNSUPPORTED capability {cap!r}: {reason}")
+
+    @pytest.hookimpl(wrapper=True, specname="pytest_runtest_setup")
+    def unsupported_in_fixtures(self, item: pytest.Item) -> Iterator[None]:
+        # a fixture may find the capability missing while it builds a shared exchange
+        try:
+            return (yield)
+        except Unsupported as exc:
+            _record(item, "unsupported", capability=exc.capability, reason=exc.reason)
+            pytest.skip(f"UNSUPPORTED capability {exc.capability!r}: {exc.reason}")
 
     # -- grading ------------------------------------------------------------------------
     @pytest.hookimpl(wrapper=True)

@@ -128,7 +128,6 @@ def message_string(exchange: Exchange) -> None:
 
 
 def _string_or_null_key(requirement: str, name: str) -> Any:
-    @check(requirement)
     def key(exchange: Exchange) -> None:
         check_presence(json_body(exchange, requirement), ERROR_SCHEMA, requirement, exchange)
         value = error_object(exchange, requirement).get(name)
@@ -136,8 +135,9 @@ def _string_or_null_key(requirement: str, name: str) -> Any:
             raise ConformanceFailure(requirement, f"error.{name}: a string or null",
                                      f"{type(value).__name__} {value!r}", exchange)
 
+    # named before registering, so each key check gets its own registry entry
     key.__name__ = requirement.split(".", 1)[1].replace("-", "_")
-    return key
+    return check(requirement)(key)
 
 
 param_key = _string_or_null_key("error.param-key", "param")

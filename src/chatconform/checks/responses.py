@@ -37,12 +37,12 @@ def schema(exchange: Exchange) -> None:
 
 
 def _presence(requirement: str) -> Any:
-    @check(requirement)
     def presence(exchange: Exchange) -> None:
         check_presence(completion_body(exchange, requirement), SCHEMA, requirement, exchange)
 
+    # named before registering, so each presence check gets its own registry entry
     presence.__name__ = requirement.split(".", 1)[1].replace("-", "_")
-    return presence
+    return check(requirement)(presence)
 
 
 message_refusal_key = _presence("response.message-refusal-key")
@@ -82,6 +82,14 @@ def usage_total_consistent(exchange: Exchange) -> None:
     if not ok:
         raise ConformanceFailure("response.usage-total-consistent", "total_tokens == prompt_tokens + completion_tokens",
                                  usage, exchange)
+
+
+@check("response.usage-present")
+def usage_present(exchange: Exchange) -> None:
+    usage = completion_body(exchange, "response.usage-present").get("usage")
+    if not isinstance(usage, dict):
+        raise ConformanceFailure("response.usage-present", "a usage object",
+                                 "no usage" if usage is None else repr(usage), exchange)
 
 
 @check("response.n-choices")

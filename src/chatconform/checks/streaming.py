@@ -132,6 +132,16 @@ def role_first(exchange: Exchange) -> None:
                                      f"choice {index}, chunk #{n}: delta={first.get('delta')!r}", exchange)
 
 
+@check("stream.role-first")
+def role_not_repeated(exchange: Exchange) -> None:
+    """The second half of stream.role-first: once given, the role is not sent again."""
+    for index, seen in sorted(_choice_entries(chunks(exchange, "stream.role-first")).items()):
+        repeated = [n for n, entry in seen[1:] if (entry.get("delta") or {}).get("role") is not None]
+        if repeated:
+            raise ConformanceFailure("stream.role-first", "delta.role only in the first chunk of each choice",
+                                     f"choice {index}: role repeated in chunks {repeated[:5]}", exchange)
+
+
 def _finishing(exchange: Exchange, requirement: str) -> list[tuple[int, list[int], list[tuple[int, Any]]]]:
     """Per choice: (index, chunk numbers it appears in, [(chunk number, non-null finish_reason)])."""
     out = []

@@ -18,5 +18,5 @@ class ServerConfig:
     rate_limited_api_key: str | None = None  # authenticates; if set, rate_limit_rpm applies to it alone
     max_body_bytes: int = 1 << 20
     store_capacity: int = 10_000            # stored completions kept, oldest dropped first
-    faults: tuple[str, ...] = ()            # carried for the fault catalogue; not used yet
-    variations: tuple[str, ...] = ()        # carried for the fault catalogue; not used yet
+    faults: tuple[str, ...] = ()            # catalogue entries to inject (chatconform.reference.faults)
+    variations: tuple[str, ...] = ()        # legal variations to show, from the same catalogue

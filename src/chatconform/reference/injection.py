@@ -26,6 +26,7 @@ the identity, and the server behaves exactly as specs/openapi.yaml says.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -45,7 +46,7 @@ HOOKS = ("request", "generation", "gate", "completion", "chunks", "in_band_error
          "authenticate", "lookup", "listing", "store", "asgi")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Entry:
     name: str  # kebab-case, stable: `--fault NAME`, the matrix row
     kind: str
@@ -147,8 +148,8 @@ def resolve(faults: Iterable[str], variations: Iterable[str]) -> list[Entry]:
                 chosen.append(entry)
     if problems:
         raise UnknownFault("; ".join(problems) + "\n\n" + listing())
-    order = list(known)
-    return sorted(dict.fromkeys(chosen), key=lambda e: order.index(e.name))
+    unique = {e.name: e for e in chosen}
+    return [e for name, e in known.items() if name in unique]
 
 
 # -- what hooks receive ---------------------------------------------------------------------------
@@ -228,10 +229,11 @@ class Faults:
                 raise refusal
 
     def completion(self, payload: dict, ctx: Context) -> dict:
-        return self._chain("completion", payload, ctx)
+        # hooks get their own copy: the original is what the store keeps and the context shows
+        return self._chain("completion", copy.deepcopy(payload), ctx) if self else payload
 
     def chunks(self, items: list, ctx: Context) -> list:
-        return self._chain("chunks", items, ctx)
+        return self._chain("chunks", copy.deepcopy(items), ctx) if self else items
 
     def in_band_error(self, error: APIError, body: Any) -> list | None:
         for _, fn in self._hooks("in_band_error"):

@@ -307,7 +307,7 @@ def render_html(comp: Comparison, title: str | None = None) -> str:
 <title>{_e(title)}</title>
 <style>{_asset("compare.css")}</style>
 </head>
-<body data-runs="{len(runs)}" data-requirements="{len(comp.rows)}">
+<body data-runs="{len(runs)}" data-requirements="{len(comp.rows)}" style="--runs:{len(runs)}">
 <header class="page">
   <h1>{_e(title)}</h1>
   <p class="sub">{len(runs)} run{"s" if len(runs) != 1 else ""} · {len(comp.rows)} requirements ·
@@ -330,7 +330,7 @@ def render_html(comp: Comparison, title: str | None = None) -> str:
   <output id="f-count" aria-live="polite">{len(comp.rows)} of {len(comp.rows)} requirements shown</output>
 </nav>
 <main>
-<table class="matrix" id="matrix" style="--runs:{len(runs)}">
+<table class="matrix" id="matrix">
 <thead><tr><th class="corner" scope="col"><span class="corner-title">Requirement</span>{_mini_legend()}</th>{header}</tr></thead>
 {body}
 </table>
@@ -352,6 +352,10 @@ def render_html(comp: Comparison, title: str | None = None) -> str:
 # -- Markdown ------------------------------------------------------------------------------------
 def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _short(text: str, limit: int = 240) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -400,9 +404,9 @@ def render_markdown(comp: Comparison, limit: int = MARKDOWN_LIMIT) -> str:
     if problems:
         out += ["<details><summary>Failures, warnings and errors, with the reason</summary>", ""]
         out += _md_table(["run", "requirement", "verdict", "why"], [
-            [str(i + 1), f"`{r.id}`", _md_cell(e), _md(e.get("reason", ""))[:300]] for i, r, e in problems
+            [str(i + 1), f"`{r.id}`", _md_cell(e), _short(_md(e.get("reason", "")))] for i, r, e in problems
         ]) + ["", "</details>", ""]
-    text = "\n".join(out)
+    text = "\n".join(out) + "\n"
     full = ["<details><summary>Every requirement</summary>", ""]
     full += _md_table(["requirement", "level"] + names, [
         [f"`{r.id}`", r.level] + [_md_cell(e) for e in r.entries] for r in comp.rows if r.ran

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compare import EMOJI, _date, _md, _score_text
+from .compare import EMOJI, _date, _md, _score_text, _short
 from .record import LABELS, label
 
 JUDGED = ("pass", "warning", "fail", "error")
@@ -131,7 +131,7 @@ def render_text(d: Diff) -> str:
             lines.append(f"      {c.statement}")
             if c.reason and c.after not in ("pass", None):
                 lines.append(f"      now: {c.reason}")
-    counts = ", ".join(f"{len(getattr(d, n))} {t.lower()}" for n, t, _ in SECTIONS if getattr(d, n))
+    counts = ", ".join(f"{t.lower()}: {len(getattr(d, n))}" for n, t, _ in SECTIONS if getattr(d, n))
     lines += ["", f"Result: {counts or 'no verdict changed'}."]
     if d.regressions:
         lines.append(f"FAILED: {len(d.regressions)} regression{'s' if len(d.regressions) != 1 else ''} "
@@ -153,7 +153,7 @@ def render_markdown(d: Diff) -> str:
                 "| requirement | level | before | now | why |", "| --- | --- | --- | --- | --- |"]
         for c in changes:
             out.append(f"| `{c.id}` | {c.level} | {EMOJI.get(c.before, '')} {_verdict(c.before)} | "
-                       f"{EMOJI.get(c.after, '')} {_verdict(c.after)} | {_md(c.reason)[:300]} |")
+                       f"{EMOJI.get(c.after, '')} {_verdict(c.after)} | {_short(_md(c.reason))} |")
         out.append("")
     if not d.changed:
         out += ["No verdict changed.", ""]

@@ -112,7 +112,15 @@ def _test_verdict(test: Mapping[str, Any], rid: str, level: Level,
     if others:
         return "not_run", None, f"not reached: the test stopped at {others[0]}"
     message = str(test.get("message", ""))
-    return "error", message, "the test broke without a verdict: " + _first_line(message.splitlines()[-1] if message else "")
+    return "error", message, "the test broke without a verdict: " + _exception_line(message)
+
+
+def _exception_line(longrepr: str) -> str:
+    """The exception out of a pytest traceback: its first ``E   `` line, else its last line."""
+    for line in longrepr.splitlines():
+        if line.startswith("E "):
+            return line[1:].strip()
+    return _first_line(longrepr.splitlines()[-1]) if longrepr.strip() else "(no message)"
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -217,8 +225,10 @@ def verdict_counts(requirements: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 def build_record(data: SessionData, catalogue: Catalogue, *, run: Mapping[str, Any], target: Mapping[str, Any],
                  versions: Mapping[str, Any], artifacts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The run record for one session."""
+    # under xdist reports arrive in completion order; sorted, two records of one suite line up
+    ordered = sorted(data.tests, key=lambda t: t["nodeid"])
     by_requirement: dict[str, list[Mapping[str, Any]]] = {}
-    for test in data.tests:
+    for test in ordered:
         for rid in test.get("requirements") or []:
             by_requirement.setdefault(rid, []).append(test)
     records_by_test: dict[str, list[Mapping[str, Any]]] = {}
@@ -236,9 +246,9 @@ def build_record(data: SessionData, catalogue: Catalogue, *, run: Mapping[str, A
             "verdicts": verdict_counts(members),
             "must": must_summary(members),
         })
-    outcomes = Counter(t.get("outcome", "passed") for t in data.tests)
+    outcomes = Counter(t.get("outcome", "passed") for t in ordered)
     tests = []
-    for test in data.tests:
+    for test in ordered:
         entry: dict[str, Any] = {
             "nodeid": test["nodeid"],
             "outcome": test.get("outcome", "passed"),
@@ -266,7 +276,7 @@ def build_record(data: SessionData, catalogue: Catalogue, *, run: Mapping[str, A
             "verdicts": verdict_counts(requirements),
             "must": must_summary(requirements),
             "tests": {
-                "total": len(data.tests),
+                "total": len(ordered),
                 **{k: outcomes[k] for k in ("passed", "failed", "skipped", "error")},
             },
         },
@@ -338,7 +348,6 @@ def load(path: str | Path) -> dict[str, Any]:
     if problems:
         shown = "\n  ".join(problems[:10]) + (f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else "")
         raise RunRecordError(f"{file}: does not match {SCHEMA_FILE}:\n  {shown}")
-    record.setdefault("_path", str(file))
     return record
 
 

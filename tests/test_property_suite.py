@@ -1,0 +1,89 @@
+"""The property tests have teeth, and a seed makes them reproducible.
+
+Each broken server is the reference server with one fault; the property tests must fail naming
+the requirement the fault breaks. Two faults share a run where they hit different tests.
+"""
+
+import json
+
+from tests.fakes import FakeServer, Reply, Request, json_reply, reference_proxy
+from tests.harness import API_KEY, run_suite
+
+PROPERTY = "suites/test_property_based.py"
+STATEFUL = "suites/test_stateful.py"
+ARGS = ("--fuzz-examples=10", "--fuzz-seed=1")
+
+
+def _rewriting(handler, rewrite):
+    """Hand the request to ``handler`` with its JSON body passed through ``rewrite`` first."""
+
+    def handle(req: Request) -> Reply:
+        body = req.json()
+        if isinstance(body, dict):
+            changed = rewrite(dict(body))
+            if changed != body:
+                req = Request(req.method, req.path, req.headers, json.dumps(changed).encode())
+        return handler(req)
+
+    return handle
+
+
+def _ignore_out_of_range_temperature(body):
+    """A server that clamps nothing and rejects nothing: an invalid temperature is simply dropped."""
+    t = body.get("temperature")
+    if isinstance(t, (int, float)) and not isinstance(t, bool) and not 0 <= t <= 2:
+        del body["temperature"]
+    return body
+
+
+def _drop_done(events, req):
+    return [e for e in events if e != "[DONE]"]
+
+
+def _crash_on_empty_messages(handler):
+    def handle(req: Request) -> Reply:
+        body = req.json()
+        if isinstance(body, dict) and body.get("messages") == []:
+            return json_reply({"error": {"message": "list index out of range", "type": "api_error",
+                                         "param": None, "code": None}}, status=500)
+        return handler(req)
+
+    return handle
+
+
+def _retrieval_differs(payload, req):
+    if req.method == "GET" and not req.path.split("?")[0].endswith("/messages") and isinstance(payload, dict):
+        for choice in payload.get("choices") or []:
+            if isinstance(choice.get("message"), dict):
+                choice["message"]["content"] = "not what was created"
+    return payload
+
+
+def test_accepted_garbage_and_a_stream_without_done_fail_their_requirements():
+    handler = _rewriting(reference_proxy(chunks=_drop_done), _ignore_out_of_range_temperature)
+    with FakeServer(handler) as url:
+        run = run_suite(PROPERTY, base_url=url, args=(*ARGS, "-k", "constraint or streamed"))
+    assert run.returncode == 1, run.summary()
+    assert {"request.temperature-range", "stream.done-terminates"} <= run.failed_requirements(), run.summary()
+    assert API_KEY not in run.output, "the API key leaked into the output"
+
+
+def test_a_server_error_and_a_changed_retrieval_fail_their_requirements():
+    handler = _crash_on_empty_messages(reference_proxy(body=_retrieval_differs))
+    with FakeServer(handler) as url:
+        run = run_suite(PROPERTY, STATEFUL, base_url=url, args=(*ARGS, "-k", "constraint or stored"))
+    assert run.returncode == 1, run.summary()
+    assert {"error.client-error-not-5xx", "stored.retrieve-same"} <= run.failed_requirements(), run.summary()
+    assert API_KEY not in run.output, "the API key leaked into the output"
+
+
+def test_the_same_seed_sends_the_same_requests_and_a_faithful_server_passes():
+    sent = []
+    for _ in range(2):
+        server = FakeServer(reference_proxy())
+        with server as url:
+            run = run_suite(PROPERTY, base_url=url, args=ARGS)
+        assert run.returncode == 0 and not run.failed, run.summary()
+        sent.append([(r.method, r.path, r.body) for r in server.requests])
+    assert len(sent[0]) > 20, "too few requests to say anything about reproducibility"
+    assert sent[0] == sent[1]
