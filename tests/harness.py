@@ -59,7 +59,7 @@ def run_suite(*selection: str, base_url: str | None = None, model: str = "fake-m
     with tempfile.TemporaryDirectory() as tmp:
         results = Path(tmp) / "results.json"
         cmd = [sys.executable, "-m", "pytest", *selection, "-p", "no:cacheprovider", "-q",
-               f"--results-json={results}", *args]
+               f"--results-json={results}", f"--reports-dir={tmp}", *args]
         if base_url:
             cmd += [f"--base-url={base_url}", f"--api-key={API_KEY}", f"--model={model}"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCONFORM_", "PYTEST_"))}

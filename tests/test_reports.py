@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -22,7 +21,7 @@ from chatconform.report import compare, record
 from chatconform.report.pytest_plugin import should_record
 from chatconform.requirements import catalogue
 from tests.fakes import FakeServer, reference_proxy
-from tests.harness import API_KEY, REPO, run_suite
+from tests.harness import API_KEY, run_suite
 
 SUITES = ("suites/test_responses.py", "suites/test_streaming.py")
 REGRESSED = "stream.done-terminates"  # MUST: the deviation drops [DONE]

@@ -6,6 +6,7 @@ Activated by the repository's root conftest.py (``pytest_plugins = ["chatconform
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import os
 import secrets
 import warnings
@@ -115,43 +116,20 @@ class RunState:
         return self.target
 
     def _resolve_target(self, config: pytest.Config) -> Target:
-        base_url = config.getoption("base_url") or os.environ.get("OPENAI_BASE_URL")
-        api_key = _setting(config, "api_key")
-        model = _setting(config, "model")
-        embedded = not base_url
-        profile = load_profile(_setting(config, "profile") or ("reference" if embedded else "generic"))
-        auth_style = _setting(config, "auth_style") or profile.auth_style
-        if auth_style not in AUTH_STYLES:
-            raise pytest.UsageError(f"--auth-style must be one of {', '.join(AUTH_STYLES)}, not {auth_style!r}")
-        restricted_key = _setting(config, "restricted_api_key")
-        probe_key = _setting(config, "rate_limit_probe")
-        if embedded:
-            api_key = "cc-ref-" + secrets.token_urlsafe(18)
-            restricted_key = "cc-ref-restricted-" + secrets.token_urlsafe(12)
-            probe_key = "cc-ref-limited-" + secrets.token_urlsafe(12)
-            model = model or DEFAULT_MODEL
-            extra = [f"--restricted-api-key={restricted_key}", f"--rate-limited-api-key={probe_key}", "--rate-limit=3"]
-            extra += [f"--fault={f}" for f in config.getoption("cc_reference_faults")]
-            extra += [f"--variation={v}" for v in config.getoption("cc_reference_variations")]
-            self.server = EmbeddedServer(api_key, models=[model], extra_args=extra)
-            base_url = self.server.start()
-        elif not model:
-            raise pytest.UsageError("--model is required with --base-url (or set CHATCONFORM_MODEL)")
-        caps = _setting(config, "capabilities")
-        capabilities = (
-            frozenset(c.strip() for c in caps.split(",") if c.strip()) if caps else profile.capabilities
-        )
-        return Target(
-            base_url=base_url.rstrip("/"),
-            model=model,
-            profile=profile,
-            auth_style=auth_style,
-            api_key=api_key,
-            restricted_api_key=restricted_key,
-            rate_limit_probe=probe_key,
-            embedded=embedded,
-            capabilities=capabilities,
-        )
+        target = configured_target(config)
+        if not target.embedded:
+            return target
+        # the embedded server gets fresh throwaway keys for each role the suites need
+        api_key = "cc-ref-" + secrets.token_urlsafe(18)
+        restricted_key = "cc-ref-restricted-" + secrets.token_urlsafe(12)
+        probe_key = "cc-ref-limited-" + secrets.token_urlsafe(12)
+        extra = [f"--restricted-api-key={restricted_key}", f"--rate-limited-api-key={probe_key}", "--rate-limit=3"]
+        extra += [f"--fault={f}" for f in config.getoption("cc_reference_faults")]
+        extra += [f"--variation={v}" for v in config.getoption("cc_reference_variations")]
+        self.server = EmbeddedServer(api_key, models=[target.model], extra_args=extra)
+        base_url = self.server.start()
+        return replace(target, base_url=base_url.rstrip("/"), api_key=api_key,
+                       restricted_api_key=restricted_key, rate_limit_probe=probe_key)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self._write_results()
@@ -287,12 +265,13 @@ class RunState:
                 self.cost[key] += cost.get(key, 0)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        base_url = config.getoption("base_url") or os.environ.get("OPENAI_BASE_URL")
-        profile = _setting(config, "profile") or ("reference" if not base_url else "generic")
-        where = base_url or "the embedded reference server (started on first use)"
-        model = _setting(config, "model") or (DEFAULT_MODEL if not base_url else "(none)")
+        try:
+            t = configured_target(config)
+        except pytest.UsageError:
+            return []  # reported when a test first needs the target
+        where = t.base_url or "the embedded reference server (started on first use)"
         return [
-            f"chatconform {__version__}: target {where}, model {model}, profile {profile}",
+            f"chatconform {__version__}: target {where}, model {t.model}, profile {t.profile.name}, auth {t.auth_style}",
             f"chatconform: spec {spec.version()}, {len(list(catalogue()))} requirements, "
             f"{'strict (SHOULD fails)' if self.strict else 'SHOULD violations are warnings'}",
         ]
@@ -335,6 +314,37 @@ class RunState:
 
 
 # -- helpers used by fixtures and tests ---------------------------------------------------------
+def configured_target(config: pytest.Config) -> Target:
+    """The target as the options describe it, starting nothing: an embedded target has no
+    base URL until its server runs (RunState.get_target)."""
+    base_url = config.getoption("base_url") or os.environ.get("OPENAI_BASE_URL")
+    embedded = not base_url
+    profile = load_profile(_setting(config, "profile") or ("reference" if embedded else "generic"))
+    auth_style = _setting(config, "auth_style") or profile.auth_style
+    if auth_style not in AUTH_STYLES:
+        raise pytest.UsageError(f"--auth-style must be one of {', '.join(AUTH_STYLES)}, not {auth_style!r}")
+    model = _setting(config, "model") or (DEFAULT_MODEL if embedded else None)
+    if not model:
+        raise pytest.UsageError("--model is required with --base-url (or set CHATCONFORM_MODEL)")
+    caps = _setting(config, "capabilities")
+    capabilities = frozenset(c.strip() for c in caps.split(",") if c.strip()) if caps else profile.capabilities
+    return Target(
+        base_url=(base_url or "").rstrip("/"),
+        model=model,
+        profile=profile,
+        auth_style=auth_style,
+        api_key=_setting(config, "api_key"),
+        restricted_api_key=_setting(config, "restricted_api_key"),
+        rate_limit_probe=_setting(config, "rate_limit_probe"),
+        embedded=embedded,
+        capabilities=capabilities,
+    )
+
+
+def user_secrets(config: pytest.Config) -> list[str | None]:
+    """Every key given to the run, for redaction (the embedded server's keys are added when made)."""
+    return [_setting(config, name) for name in ("api_key", "restricted_api_key", "rate_limit_probe")]
+
 def requirement_ids(item: pytest.Item) -> list[str]:
     ids: list[str] = []
     for marker in item.iter_markers("requirement"):
@@ -355,9 +365,6 @@ def record_support(item: pytest.Item, parameter: str, case: str, verdict: str) -
 
 
 # -- Allure -------------------------------------------------------------------------------------
-SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
-
-
 def _allure() -> Any:
     try:
         import allure

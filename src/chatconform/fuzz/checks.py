@@ -106,7 +106,8 @@ def _uses(sent: Sent, capability: str) -> bool:
 @register("accepted", lambda s: s.purpose == POSITIVE or (s.purpose == STATEFUL and s.is_create))
 def accepted(sent: Sent) -> None:
     """A valid request is answered 2xx. A 400 naming a capability's parameter means the target
-    lacks it (Unsupported, recorded, never failed); the key, quota and overload are not judged."""
+    lacks it (Unsupported, recorded, never failed); an auth, rate-limit or overload answer says
+    nothing about the request and is filed as a harness problem."""
     exchange = sent.exchange
     if exchange.status in TROUBLE:
         raise HarnessProblem(exchange, "an answer to a valid request (not an auth, rate-limit or overload error)")
@@ -127,8 +128,11 @@ def refused(sent: Sent) -> None:
     rejection = sent.rejection
     if exchange.status in TROUBLE:
         raise HarnessProblem(exchange, "a refusal of the request itself (not an auth, rate-limit or overload error)")
-    if rejection is not None and rejection.required:
-        parameters.not_accepted(exchange, rejection.requirement, rejection.reason)  # type: ignore[arg-type]
+    if rejection is None or not rejection.required:
+        # a parameter the target may ignore or not know: accepting or refusing it is fine
+        errors.not_5xx(exchange)
+        return
+    parameters.not_accepted(exchange, rejection.requirement, rejection.reason)  # type: ignore[arg-type]
     errors.not_5xx(exchange)
     if 400 <= sent.status < 500 and sent.status not in sent.allowed_statuses:
         errors.status_400(exchange)

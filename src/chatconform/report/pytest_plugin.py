@@ -23,10 +23,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from .. import __version__, spec
-from ..plugin import DEFAULT_MODEL, PROPERTY, STATE, RunState, _setting
+from ..plugin import PROPERTY, STATE, RunState, configured_target, user_secrets
 from ..redaction import Redactor
 from ..requirements import catalogue
-from ..target import load_profile
 from . import allure as allure_report
 from . import evidence, junit, record
 
@@ -65,51 +64,28 @@ def _strip_userinfo(url: str) -> str:
 def target_info(config: pytest.Config, state: RunState) -> dict[str, Any]:
     """The target as the record describes it, without starting anything.
 
-    Under xdist the controller never resolves the target (each worker does), so this reads the same
-    options RunState._resolve_target reads.
+    Under xdist the controller never resolves the target (each worker does), so it falls back to
+    what the options describe (plugin.configured_target).
     """
     faults = list(config.getoption("cc_reference_faults") or [])
     variations = list(config.getoption("cc_reference_variations") or [])
-    t = state.target
-    if t is not None:
-        return {
-            "name": t.name, "base_url": None if t.embedded else _strip_userinfo(t.base_url), "embedded": t.embedded,
-            "model": t.model, "profile": t.profile.name, "auth_style": t.auth_style,
-            "capabilities": sorted(t.capabilities), "reference_faults": faults, "reference_variations": variations,
-        }
-    base_url = config.getoption("base_url", None) or os.environ.get("OPENAI_BASE_URL")
-    embedded = not base_url
-    profile_name = _setting(config, "profile") or ("reference" if embedded else "generic")
     try:
-        profile = load_profile(profile_name)
-        profile_caps, auth_default = profile.capabilities, profile.auth_style
-    except ValueError:
-        profile_caps, auth_default = frozenset(), "bearer"
-    caps = _setting(config, "capabilities")
-    capabilities = {c.strip() for c in caps.split(",") if c.strip()} if caps else set(profile_caps)
+        t = state.target or configured_target(config)
+    except pytest.UsageError:
+        return {"name": "unknown", "base_url": None, "embedded": False, "model": None, "profile": None,
+                "auth_style": None, "capabilities": [], "reference_faults": faults, "reference_variations": variations}
     return {
-        "name": "reference" if embedded else (urlsplit(base_url).hostname or base_url),
-        "base_url": None if embedded else _strip_userinfo(base_url.rstrip("/")),
-        "embedded": embedded,
-        "model": _setting(config, "model") or (DEFAULT_MODEL if embedded else None),
-        "profile": profile_name,
-        "auth_style": _setting(config, "auth_style") or auth_default,
-        "capabilities": sorted(capabilities),
-        "reference_faults": faults,
-        "reference_variations": variations,
+        "name": t.name, "base_url": None if t.embedded else _strip_userinfo(t.base_url), "embedded": t.embedded,
+        "model": t.model, "profile": t.profile.name, "auth_style": t.auth_style,
+        "capabilities": sorted(t.capabilities), "reference_faults": faults, "reference_variations": variations,
     }
 
 
 def _secrets(config: pytest.Config, state: RunState) -> list[str | None]:
-    found: list[str | None] = [_setting(config, "api_key")]
-    if state.target is not None:
-        found.append(state.target.api_key)
-    for option in ("cc_restricted_api_key",):  # present once the plugin grows the option
-        try:
-            found.append(config.getoption(option))
-        except ValueError:
-            pass
-    return found
+    """Every key the run may have used: the ones given to it and the embedded server's own."""
+    t = state.target
+    made = [t.api_key, t.restricted_api_key, t.rate_limit_probe] if t is not None else []
+    return made + user_secrets(config)
 
 
 def should_record(tests: Iterable[Mapping[str, Any]], named: bool) -> bool:
@@ -244,10 +220,10 @@ class ReportCollector:
             return
         must = self.must or {}
         score = must.get("score")
-        met = f"{score:.0%} of judged MUST requirements met ({must['met']}/{must['judged']})" if score is not None \
-            else "no MUST requirement judged"
+        met = (f"MUST met {score:.1%} ({must['met']} of {must['judged']} judged)" if score is not None
+               else "no MUST requirement judged")
         try:
             shown = self.written.relative_to(self.config.invocation_params.dir)
         except ValueError:
             shown = self.written
-        terminalreporter.write_line(f"chatconform run record: {shown} ({met})")
+        terminalreporter.write_line(f"chatconform run record: {shown}; {met}")
