@@ -220,8 +220,8 @@ def test_invalid_value_is_refused_with_400(case, exchange_for, record):
     exchange = exchange_for(case)
     record.support(case.parameter, case.label, verdict(exchange, case.accepted_verdict))
     parameters.not_accepted(exchange, case.requirement, case.id)
-    parameters.no_server_error(exchange)
-    parameters.status_400(exchange)
+    errors.not_5xx(exchange)
+    errors.status_400(exchange)
     errors.envelope(exchange)
 
 

@@ -153,6 +153,12 @@ class RunState:
         if self.current_exchanges is not None:
             self.current_exchanges.append(exchange)
 
+    def forget(self, exchange: Exchange) -> None:
+        """Leave an exchange out of the current test's attachments (a property test sends hundreds;
+        only the failing one is worth attaching, and a failure attaches its own)."""
+        if self.current_exchanges and exchange in self.current_exchanges:
+            self.current_exchanges.remove(exchange)
+
     # -- markers ------------------------------------------------------------------------
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         cat = catalogue()

@@ -30,7 +30,7 @@ from typing import Any
 from .paths import specs_dir
 from .reference.injection import FAULT, HOSTILE, VARIATION, Entry, catalogue
 
-HOSTILE_REQUEST_TIMEOUT = 2  # seconds of silence per read; a whole exchange gets twice that
+HOSTILE_REQUEST_TIMEOUT = 1  # seconds of silence per read; a whole exchange gets twice that
 HOSTILE_BOUND = 60.0  # seconds a hostile row may take, server start and every request included
 ROW_TIMEOUT = 240.0  # a row that takes longer has hung: it is killed and reported
 CRASH_MARKERS = ("INTERNALERROR",)

@@ -108,22 +108,6 @@ def not_accepted(exchange: Exchange, requirement: str, what: str) -> None:
                                  f"{exchange.excerpt()} (the server accepted it: clamped or ignored?)", exchange)
 
 
-@check("error.client-error-not-5xx")
-def no_server_error(exchange: Exchange) -> None:
-    require_response(exchange)
-    if exchange.status >= 500:  # type: ignore[operator]
-        raise ConformanceFailure("error.client-error-not-5xx", "HTTP 400 for a request the client got wrong",
-                                 exchange.excerpt(), exchange)
-
-
-@check("error.status-400-invalid")
-def status_400(exchange: Exchange) -> None:
-    require_response(exchange)
-    if exchange.status != 400:
-        raise ConformanceFailure("error.status-400-invalid", "HTTP 400 for an invalid request",
-                                 exchange.excerpt(), exchange)
-
-
 def names_parameter(exchange: Exchange, names: tuple[str, ...]) -> None:
     """error.param-names-parameter, where more than one name is a fair answer (e.g. top_logprobs
     sent without logprobs: either parameter is the offending one)."""

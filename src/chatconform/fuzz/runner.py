@@ -127,13 +127,11 @@ class Runner:
         return exchange
 
     def _forget(self, exchange: Exchange) -> None:
-        """Keep passing examples out of the Allure attachments: a failure attaches its own exchange."""
         from ..plugin import STATE
 
         state = self.item.config.stash.get(STATE, None)
-        seen = getattr(state, "current_exchanges", None)
-        if seen and exchange in seen:
-            seen.remove(exchange)
+        if state is not None:
+            state.forget(exchange)
 
     # -- judging -----------------------------------------------------------------------------------
     def judge(self, case: Any, sent: Sent, *, recorder: Any = None) -> None:
