@@ -63,6 +63,8 @@ def run_suite(*selection: str, base_url: str | None = None, model: str = "fake-m
         if base_url:
             cmd += [f"--base-url={base_url}", f"--api-key={API_KEY}", f"--model={model}"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCONFORM_", "PYTEST_"))}
+        # as the README advises for reproducible property tests (see chatconform.fuzz.HASH_SEED_FIXED)
+        env["PYTHONHASHSEED"] = "0"
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
         run = SuiteRun(proc.returncode, proc.stdout + proc.stderr)
         if results.exists():

@@ -9,6 +9,7 @@ within its bound.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -75,3 +76,55 @@ def test_serve_lists_the_catalogue_and_refuses_unknown_faults():
 def test_detection_matrix_row(entry):
     row = selfcheck.run_row(entry, root=REPO)
     assert row.ok, row.summary()
+
+
+# -- in process: the same catalogue, selected through ServerConfig ----------------------------------
+def _client(**config):
+    from starlette.testclient import TestClient
+
+    from chatconform.reference import ServerConfig, create_app
+
+    return TestClient(create_app(ServerConfig(**config)))
+
+
+STREAMED = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "Repeat exactly: a b c"}]}
+
+
+def test_a_fault_is_selectable_in_process():
+    plain = _client().post("/v1/chat/completions", json=STREAMED, headers={"Authorization": "Bearer k"})
+    faulty = _client(faults=("no-done",)).post("/v1/chat/completions", json=STREAMED,
+                                               headers={"Authorization": "Bearer k"})
+    assert plain.text.endswith("data: [DONE]\n\n")
+    assert faulty.status_code == 200 and "[DONE]" not in faulty.text
+    assert faulty.text.count("data: ") == plain.text.count("data: ") - 1
+
+
+def test_a_variation_reframes_the_same_events():
+    from chatconform.sse import parse
+
+    plain = _client().post("/v1/chat/completions", json=STREAMED, headers={"Authorization": "Bearer k"})
+    varied = _client(variations=("crlf-line-endings", "keep-alive-comments", "data-without-space")).post(
+        "/v1/chat/completions", json=STREAMED, headers={"Authorization": "Bearer k"})
+    assert "\r\n" in varied.text and ": keep-alive" in varied.text and "data:{" in varied.text
+
+    def payloads(text):
+        events, _ = parse(text.encode())
+        return [e.data if e.data == "[DONE]" else {k: v for k, v in json.loads(e.data).items() if k != "id"}
+                for e in events]
+
+    assert payloads(varied.text) == payloads(plain.text)
+
+
+def test_without_faults_the_server_is_unchanged():
+    faults = Faults()
+    assert not faults and faults.framing == Faults([], []).framing
+    app = _client().app
+    assert not app.state.faults
+
+
+def test_a_hostile_server_keeps_the_app_reachable():
+    from chatconform.reference import ServerConfig, create_app
+    from chatconform.reference.hostile import HostileLayer
+
+    app = create_app(ServerConfig(faults=("hostile-no-headers",)))
+    assert isinstance(app, HostileLayer) and app.state.config.faults == ("hostile-no-headers",)

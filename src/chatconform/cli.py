@@ -51,6 +51,7 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
                        help="behave in this legal but unusual way (repeatable; see --list-faults)")
     serve.add_argument("--list-faults", action="store_true",
                        help="print the catalogue of faults, variations and hostile behaviours, and exit")
+    serve.add_argument("--markdown", action="store_true", help="with --list-faults: as Markdown tables")
     serve.set_defaults(handler=_run_serve)
 
 
@@ -60,7 +61,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     from chatconform.reference.server import serve
 
     if args.list_faults:
-        print(listing())
+        print(listing(markdown=args.markdown))
         return 0
     try:
         Faults(args.fault, args.variation)

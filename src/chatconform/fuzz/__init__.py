@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,8 +44,21 @@ class FuzzSettings:
             how = f"random seed {self.seed} (reproduce with --fuzz-seed {self.seed})"
         else:
             how = "derandomized (the same cases every run)"
-        return (f"chatconform property tests: {self.examples} examples per operation, {how}, "
+        text = (f"chatconform property tests: {self.examples} examples per operation, {how}, "
                 f"{'shrinking' if self.shrink else 'no shrinking'}")
+        if not HASH_SEED_FIXED:
+            text += ("\nchatconform property tests: PYTHONHASHSEED is not set, so invalid-request generation "
+                     "(which iterates over sets of strings) may differ between runs; set PYTHONHASHSEED=0 "
+                     "for byte-identical runs (xdist workers get it automatically)")
+        return text
+
+
+def _hash_seed_fixed() -> bool:
+    """Whether str hashing, and so set iteration order, is the same in every run of this process."""
+    return os.environ.get("PYTHONHASHSEED", "random") != "random" or not sys.flags.hash_randomization
+
+
+HASH_SEED_FIXED = _hash_seed_fixed()  # read at import, before pytest_configure sets it for workers
 
 
 _settings: FuzzSettings | None = None
@@ -105,6 +119,9 @@ def _resolve(config: pytest.Config) -> FuzzSettings:
 def pytest_configure(config: pytest.Config) -> None:
     global _settings
     _settings = _resolve(config)
+    # schemathesis' negative mode iterates over sets of strings, whose order follows the hash
+    # seed; xdist workers start after this and inherit a fixed one, so their runs repeat exactly
+    os.environ.setdefault("PYTHONHASHSEED", "0")
 
 
 @pytest.hookimpl(optionalhook=True)

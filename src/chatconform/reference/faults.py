@@ -780,8 +780,7 @@ def _constant_request_id(headers: MutableHeaders, status: int) -> None:
     headers["x-request-id"] = "req_0000000000000000"
 
 
-@fault("no-ratelimit-headers", "No `x-ratelimit-*` headers.", [HEADERS], ["header.ratelimit"], cite="HD-02",
-       hook="headers")
+@fault("no-ratelimit-headers", "No `x-ratelimit-*` headers.", [HEADERS], ["header.ratelimit"], hook="headers")
 def _no_ratelimit(headers: MutableHeaders, status: int) -> None:
     for name in [k for k in headers.keys() if k.startswith("x-ratelimit-")]:
         del headers[name]

@@ -34,7 +34,7 @@ from functools import partial
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp
 
 from chatconform.reference.errors import APIError
@@ -116,8 +116,11 @@ class UnknownFault(ValueError):
     pass
 
 
-def listing(kinds: Iterable[str] = KINDS) -> str:
-    """The catalogue as text: one line per entry (`chatconform serve --list-faults`)."""
+def listing(kinds: Iterable[str] = KINDS, markdown: bool = False) -> str:
+    """The catalogue as text, one line per entry (`chatconform serve --list-faults`), or as
+    Markdown tables (`--list-faults --markdown`)."""
+    if markdown:
+        return _markdown(kinds)
     lines = []
     for kind in kinds:
         entries = [e for e in catalogue().values() if e.kind == kind]
@@ -129,6 +132,23 @@ def listing(kinds: Iterable[str] = KINDS) -> str:
             violates = f"  violates: {', '.join(e.requirements)}" if e.requirements else ""
             lines.append(f"  {e.name:<{width}}  {e.description}{cite}{violates}")
     return "\n".join(lines)
+
+
+def _markdown(kinds: Iterable[str]) -> str:
+    out = []
+    for kind in kinds:
+        entries = [e for e in catalogue().values() if e.kind == kind]
+        out.append(f"{kind.capitalize()}s ({len(entries)}):\n")
+        violates = "" if kind == VARIATION else " violates |"
+        out.append(f"| name | what the server does |{violates} caught by | seen in |")
+        out.append("|---|---|" + ("---|" if violates else "") + "---|---|")
+        for e in entries:
+            suites = ", ".join(s.rsplit("/", 1)[-1].removeprefix("test_").removesuffix(".py") for s in e.suites)
+            ids = f" {', '.join(f'`{r}`' for r in e.requirements)} |" if violates else ""
+            text = e.description.replace("|", "\\|")
+            out.append(f"| `{e.name}` | {text} |{ids} {suites} | {e.cite or ''} |")
+        out.append("")
+    return "\n".join(out)
 
 
 def resolve(faults: Iterable[str], variations: Iterable[str]) -> list[Entry]:
@@ -172,14 +192,12 @@ class Reply:
     media_type: str | None = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
-    indent: int | None = None
 
     def render(self) -> Response:
         content = self.raw
-        if content is None:
-            separators = (",", ": ") if self.indent else (",", ":")
-            content = json.dumps(self.payload, ensure_ascii=False, allow_nan=False, indent=self.indent,
-                                 separators=separators).encode("utf-8")
+        if content is None:  # serialised as JSONResponse does
+            content = json.dumps(self.payload, ensure_ascii=False, allow_nan=False,
+                                 separators=(",", ":")).encode("utf-8")
         return Response(content, status_code=self.status, headers=self.headers, media_type=self.media_type)
 
     def with_(self, **changes: Any) -> Reply:
@@ -244,8 +262,6 @@ class Faults:
 
     def json_response(self, payload: Any) -> Response:
         if not self:
-            from starlette.responses import JSONResponse
-
             return JSONResponse(payload)
         return self._chain("reply", Reply(200, payload)).render()
 
