@@ -22,7 +22,6 @@ class Profile:
     capabilities: frozenset[str] = frozenset()
     extensions: dict[str, Any] = field(default_factory=dict)
     conventions: dict[str, Any] = field(default_factory=dict)
-    error_types: str = "openai"
 
 
 def profile_names() -> list[str]:
@@ -43,7 +42,6 @@ def load_profile(name: str) -> Profile:
         capabilities=frozenset(raw.get("capabilities") or ()),
         extensions=dict(raw.get("extensions") or {}),
         conventions=dict(raw.get("conventions") or {}),
-        error_types=raw.get("error_types", "openai"),
     )
 
 

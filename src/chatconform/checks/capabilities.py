@@ -21,6 +21,8 @@ def unsupported_if_rejected(exchange: Exchange, capability: str, parameter: str)
     except ValueError:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str):  # LM Studio and others send {"error": "message"}
+        error = {"message": error}
     error = error if isinstance(error, dict) else {}
     param = error.get("param")
     message = str(error.get("message") or exchange.text[:500])

@@ -269,10 +269,17 @@ def tool_call_deltas(exchange: Exchange, requirement: str) -> list[tuple[int, in
 
 @check("stream.tool-call-index")
 def tool_call_index(exchange: Exchange) -> None:
+    seen_in_chunk: dict[tuple[int, Any], list[Any]] = defaultdict(list)
     for n, choice, delta in tool_call_deltas(exchange, "stream.tool-call-index"):
         if not isinstance(delta.get("index"), int):
             raise ConformanceFailure("stream.tool-call-index", "an integer `index` on every tool-call delta",
                                      f"chunk #{n}, choice {choice}: {delta!r}", exchange)
+        indices = seen_in_chunk[(n, choice)]
+        if delta["index"] in indices:
+            # vLLM has shipped this: two calls sharing an index merge into garbage on the client
+            raise ConformanceFailure("stream.tool-call-index", "distinct indices within one chunk",
+                                     f"chunk #{n}, choice {choice}: index {delta['index']} repeated", exchange)
+        indices.append(delta["index"])
 
 
 @check("stream.tool-call-first-delta-fields")

@@ -178,8 +178,8 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             return sse_response(items, faults.framing)
         return faults.json_response(faults.completion(completion, ctx))
 
-    def stored(request: Request):
-        found = faults.lookup(store.get(request.path_params["completion_id"]))
+    def stored(request: Request, route: str):
+        found = faults.lookup(store.get(request.path_params["completion_id"]), route)
         if found is None:
             raise APIError(404, f"No stored chat completion with id '{request.path_params['completion_id']}'. "
                                 "Only completions created with 'store': true can be retrieved.", code="not_found")
@@ -187,11 +187,11 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
 
     async def get_completion(request: Request) -> Response:
         admit(request)
-        return faults.json_response(stored(request).completion)
+        return faults.json_response(stored(request, "completion").completion)
 
     async def get_messages(request: Request) -> Response:
         admit(request)
-        found = stored(request)
+        found = stored(request, "messages")
         limit = _query_int(request, "limit", 20, 1, 100)
         order = request.query_params.get("order", "asc")
         if order not in ("asc", "desc"):

@@ -838,17 +838,18 @@ def _auth_403(headers: Headers, default: Any) -> str:
 # ================================================================================================
 # Stored completions
 # ================================================================================================
-@fault("stored-retrieval-404", "`store: true` is accepted but the completion is never retrievable (404).",
+@fault("stored-retrieval-404", "`store: true` is accepted, the messages are listed, but GET of the completion "
+       "itself is 404.",
        [STORED], ["stored.retrieve-same"], hook="lookup")
-def _never_stored(found: Stored | None) -> Stored | None:
-    return None
+def _never_stored(found: Stored | None, route: str) -> Stored | None:
+    return None if route == "completion" else found
 
 
 @fault("stored-content-differs", "A retrieved completion's content differs from what was returned.", [STORED],
        ["stored.retrieve-same"], hook="lookup")
-def _retrieved_differs(found: Stored | None) -> Stored | None:
-    if found is None:
-        return None
+def _retrieved_differs(found: Stored | None, route: str) -> Stored | None:
+    if found is None or route != "completion":
+        return found
     completion = json.loads(json.dumps(found.completion))
     for choice in _choices(completion):
         content = choice["message"].get("content")
@@ -872,7 +873,7 @@ def _reversed_listing(page: dict) -> Any:
 
 @fault("stored-unknown-id-500", "An unknown completion id gets 500 instead of 404.", [STORED],
        ["stored.unknown-id-404"], hook="lookup")
-def _unknown_id_500(found: Stored | None) -> Stored | None:
+def _unknown_id_500(found: Stored | None, route: str) -> Stored | None:
     if found is None:
         raise APIError(500, "The server had an error while processing your request.", code="internal_error")
     return found

@@ -113,6 +113,8 @@ class HostileLayer:
         self.behaviours = behaviours
 
     def __getattr__(self, name: str) -> Any:  # `.state` and friends of the Starlette app
+        if name == "app":  # not set yet (a copy in the making): no recursion
+            raise AttributeError(name)
         return getattr(self.app, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -15,7 +15,8 @@ small functions, each registered under one hook point of the server:
     error(reply, error) -> reply          every error response
     headers(headers, status) -> None      every response's headers, errors included
     authenticate(headers, default) -> key who the caller is (default: the server's own check)
-    lookup(found) -> found                a stored completion as GET .../{id}(/messages) finds it
+    lookup(found, route) -> found         a stored completion as GET .../{id} ("completion") or
+                                          GET .../{id}/messages ("messages") finds it
     listing(page) -> page                 a page of stored messages
     store(body) -> bool                   whether a completion is kept for retrieval
     asgi(raw) -> None                     hostile: the whole raw exchange of POST /chat/completions
@@ -280,8 +281,8 @@ class Faults:
             check = partial(fn, default=check)  # each hook decides, asking the check below when it wants to
         return check(headers)
 
-    def lookup(self, found: Any) -> Any:
-        return self._chain("lookup", found)
+    def lookup(self, found: Any, route: str) -> Any:
+        return self._chain("lookup", found, route)
 
     def listing(self, page: Any) -> Any:
         return self._chain("listing", page)
