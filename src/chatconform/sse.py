@@ -10,6 +10,7 @@ checks can decide, instead of being silently dropped.
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass, field
 
 
@@ -31,13 +32,17 @@ class StreamStats:
     unterminated_event: bool = False  # data was pending when the stream ended
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_ENDING_NAMES = {"\r\n": "CRLF", "\r": "CR", "\n": "LF"}
+
+
 class SSEParser:
     """Feed raw bytes as they arrive; get back the events completed so far."""
 
     def __init__(self) -> None:
         self.stats = StreamStats()
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-        self._buffer = ""
+        self._partial: list[str] = []  # the current line, as it arrived
         self._first_text = True
         self._pending_cr = False
         self._data: list[str] = []
@@ -65,49 +70,42 @@ class SSEParser:
         events = self._consume(self._decode(b"", final=True))
         if self._pending_cr:
             self._pending_cr = False
-        if self._buffer:
-            events += self._line(self._buffer)
-            self._buffer = ""
+            self.stats.line_endings.add("CR")
+        if self._partial:
+            events += self._line("".join(self._partial))
+            self._partial = []
         if self._data:
             self.stats.unterminated_event = True
             self._data = []
         return events
 
     def _consume(self, text: str) -> list[Event]:
+        # only the new text is scanned, and a long line is kept as parts joined once, so a huge
+        # event costs linear time however many reads it arrives in
         if self._first_text and text:
             self._first_text = False
             if text.startswith("\ufeff"):
                 text = text[1:]
-        if self._pending_cr and text.startswith("\n"):
-            # the LF of a CRLF whose CR ended the previous read
-            text = text[1:]
-        self._pending_cr = False
+        if self._pending_cr and text:
+            self._pending_cr = False
+            if text.startswith("\n"):  # the LF of a CRLF whose CR ended the previous read
+                self.stats.line_endings.add("CRLF")
+                text = text[1:]
+            else:
+                self.stats.line_endings.add("CR")
         events: list[Event] = []
-        buf = self._buffer + text
-        start = 0
-        i = 0
-        n = len(buf)
-        while i < n:
-            ch = buf[i]
-            if ch == "\n" or ch == "\r":
-                line = buf[start:i]
-                if ch == "\r":
-                    if i + 1 < n:
-                        if buf[i + 1] == "\n":
-                            self.stats.line_endings.add("CRLF")
-                            i += 1
-                        else:
-                            self.stats.line_endings.add("CR")
-                    else:
-                        # cannot tell CR from CRLF yet: treat as a line end, swallow a following LF
-                        self._pending_cr = True
-                        self.stats.line_endings.add("CR/CRLF")
-                else:
-                    self.stats.line_endings.add("LF")
-                events += self._line(line)
-                start = i + 1
-            i += 1
-        self._buffer = buf[start:]
+        pos = 0
+        for match in _LINE_BREAK.finditer(text):
+            line = "".join(self._partial) + text[pos : match.start()]
+            self._partial = []
+            if match.group() == "\r" and match.end() == len(text):
+                self._pending_cr = True  # CR or the first half of a CRLF: the next read tells
+            else:
+                self.stats.line_endings.add(_ENDING_NAMES[match.group()])
+            events += self._line(line)
+            pos = match.end()
+        if pos < len(text):
+            self._partial.append(text[pos:])
         return events
 
     def _line(self, line: str) -> list[Event]:
