@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatconform import payloads
+from chatconform import error_cases, payloads
 from chatconform.client import Client, Exchange
 from chatconform.target import Target
 
@@ -43,3 +43,15 @@ def stopped_completion(client: Client, target: Target) -> Exchange:
 def n_completion(client: Client, target: Target) -> Exchange:
     """The echo request with n=2 (only where the target supports n)."""
     return client.chat(payloads.minimal(target.model, n=2, max_completion_tokens=8))
+
+
+@pytest.fixture
+def cases(pytestconfig, client: Client, target: Target, shared):
+    """The deliberately wrong requests shared by the errors, headers and auth suites."""
+    return error_cases.context(pytestconfig, client, target, shared)
+
+
+@pytest.fixture
+def error_case(cases):
+    """error_case(name): the exchange of one shared error case, sent once per session."""
+    return lambda name: error_cases.exchange(cases, name)

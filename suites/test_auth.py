@@ -7,22 +7,12 @@ The rejected requests are error cases shared with the errors and headers suites
 
 import pytest
 
-from chatconform import error_cases, payloads
+from chatconform import payloads
 from chatconform.checks import auth
 from chatconform.client import Auth
 
 requirement = pytest.mark.requirement
 capability = pytest.mark.capability
-
-
-@pytest.fixture
-def cases(pytestconfig, client, target, shared):
-    return error_cases.context(pytestconfig, client, target, shared)
-
-
-@pytest.fixture
-def error_case(cases):
-    return lambda name: error_cases.exchange(cases, name)
 
 
 def _with_key(style, cases, request):

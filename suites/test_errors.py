@@ -16,16 +16,6 @@ every_case = pytest.mark.parametrize("name", error_cases.params())
 
 
 @pytest.fixture
-def cases(pytestconfig, client, target, shared):
-    return error_cases.context(pytestconfig, client, target, shared)
-
-
-@pytest.fixture
-def error_case(cases):
-    return lambda name: error_cases.exchange(cases, name)
-
-
-@pytest.fixture
 def error_response(error_case):
     return lambda name: error_cases.error_response(error_case(name))
 

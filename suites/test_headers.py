@@ -16,11 +16,6 @@ capability = pytest.mark.capability
 
 
 @pytest.fixture
-def cases(pytestconfig, client, target, shared):
-    return error_cases.context(pytestconfig, client, target, shared)
-
-
-@pytest.fixture
 def success(request):
     """The shared successful exchange a parameter names (fixtures are resolved lazily, by name)."""
     return lambda name: request.getfixturevalue(name)

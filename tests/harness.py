@@ -46,6 +46,16 @@ class SuiteRun:
     def unsupported(self) -> set[str]:
         return {r["capability"] for r in self.records if r["kind"] == "unsupported"}
 
+    def assert_fails(self, failing: set[str] = frozenset(), warned: set[str] = frozenset()) -> None:
+        """The run failed, with (at least) these requirements failed and these warned."""
+        assert self.returncode == 1, self.summary()
+        assert failing <= self.failed_requirements(), (failing - self.failed_requirements(), self.summary())
+        assert warned <= self.warned_requirements(), (warned - self.warned_requirements(), self.summary())
+
+    def assert_clean(self) -> None:
+        """The run passed with no failure and no warning: what a legal variation must give."""
+        assert self.returncode == 0 and not self.failed and not self.warned_requirements(), self.summary()
+
     def summary(self) -> str:
         lines = [f"exit {self.returncode}"]
         lines += [f"  {t['outcome']}: {t['nodeid']}\n{t.get('message', '')[-1500:]}" for t in self.failed]

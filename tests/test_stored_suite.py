@@ -75,7 +75,7 @@ def _extra_fields(payload, req):
 def test_a_lagging_store_and_extra_fields_are_accepted():
     with FakeServer(_slow_store(reference_proxy(body=_extra_fields))) as url:
         run = run_suite(SUITE, base_url=url)
-    assert run.returncode == 0 and not run.warned_requirements(), run.summary()
+    run.assert_clean()
 
 
 def _no_retrieval_endpoints(inner):
@@ -90,5 +90,5 @@ def _no_retrieval_endpoints(inner):
 def test_a_server_without_the_endpoints_lacks_the_store_capability():
     with FakeServer(_no_retrieval_endpoints(reference_proxy())) as url:
         run = run_suite(SUITE, base_url=url)
-    assert run.returncode == 0 and not run.warned_requirements(), run.summary()
+    run.assert_clean()
     assert run.unsupported() == {"store"}, run.summary()

@@ -112,9 +112,7 @@ def test_broken_tool_calls_fail_with_their_requirements(name):
     handler, failing, warned = BROKEN[name]
     with FakeServer(handler) as url:
         run = run_suite(*SUITES, base_url=url)
-    assert run.returncode == 1, run.summary()
-    assert failing <= run.failed_requirements(), (failing - run.failed_requirements(), run.summary())
-    assert warned <= run.warned_requirements(), (warned - run.warned_requirements(), run.summary())
+    run.assert_fails(failing, warned)
 
 
 # -- legal variations ---------------------------------------------------------------------------
@@ -150,4 +148,4 @@ def _id_on_every_delta(events, req):
 def test_legal_tool_call_variations_are_accepted():
     with FakeServer(reference_proxy(body=_legal_extras, chunks=_id_on_every_delta)) as url:
         run = run_suite(*SUITES, base_url=url)
-    assert run.returncode == 0 and not run.warned_requirements(), run.summary()
+    run.assert_clean()
