@@ -140,3 +140,22 @@ def test_usage_is_counted_as_cost():
         c.chat({})
         c.chat({})
     assert (c.cost.requests, c.cost.prompt_tokens, c.cost.completion_tokens) == (2, 6, 8)
+
+
+def test_an_unresponsive_target_is_given_up_after_a_few_exchanges():
+    with FakeServer(lambda req: Reply(withhold_headers=3, body=b"{}")) as url:
+        c = client_for(url, ClientSettings(read_timeout=0.3, total_timeout=1, give_up_after=2))
+        started = time.monotonic()
+        results = [c.chat({}) for _ in range(6)]
+    assert [r.attempts for r in results] == [1, 1, 0, 0, 0, 0]
+    assert "not sent" in results[-1].problem and results[-1].status is None
+    assert time.monotonic() - started < 3
+
+
+def test_one_answer_resets_the_count():
+    answers = iter([Reply(withhold_headers=2, body=b"{}"), json_reply({}), Reply(withhold_headers=2, body=b"{}"),
+                    json_reply({})])
+    with FakeServer(lambda req: next(answers)) as url:
+        c = client_for(url, ClientSettings(read_timeout=0.3, total_timeout=1, give_up_after=2))
+        statuses = [c.chat({}).status for _ in range(4)]
+    assert statuses == [None, 200, None, 200]

@@ -37,6 +37,9 @@ class ClientSettings:
     after_done_grace: float = 2.0  # how long to keep listening for data after [DONE]
     max_retries: int = 3
     max_retry_wait: float = 30.0  # total sleep across retries of one request
+    # after this many exchanges in a row got no response at all, stop sending: a dead or
+    # black-holing target would otherwise cost every remaining request a full timeout
+    give_up_after: int = 5
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ class Client:
         self.extra_headers = dict(extra_headers or {})
         self.cost = Cost()
         self.observers: list[Callable[[Exchange], None]] = []
+        self.unanswered_in_a_row = 0
         s = self.settings
         self._http = httpx.Client(
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
@@ -254,6 +258,16 @@ class Client:
         if params:
             url = str(httpx.URL(url, params={k: v for k, v in params.items() if v is not None}))
 
+        if self.unanswered_in_a_row >= self.settings.give_up_after:
+            exchange = Exchange(method=method, url=self.redactor.text(url),
+                                request_headers=self.redactor.headers(send_headers),
+                                request_body=self.redactor.bytes(body) if body is not None else None,
+                                streamed=stream, problem_kind="connection", attempts=0,
+                                problem=f"not sent: the previous {self.unanswered_in_a_row} requests got no "
+                                        "response at all, so the target is treated as unreachable")
+            for observer in self.observers:
+                observer(exchange)
+            return exchange
         waits: list[float] = []
         attempt = 0
         while True:
@@ -351,6 +365,7 @@ class Client:
         exchange.body = self.redactor.bytes(bytes(collected))
 
     def _account(self, exchange: Exchange) -> None:
+        self.unanswered_in_a_row = self.unanswered_in_a_row + 1 if exchange.status is None else 0
         self.cost.requests += exchange.attempts
         if exchange.status is not None and 200 <= exchange.status < 300:
             if exchange.streamed:
