@@ -296,11 +296,15 @@ class RunState:
             write(f"SHOULD/MAY warnings ({len(by_kind['warning'])}):")
             for r in by_kind["warning"]:
                 received = [ln.strip() for ln in r["message"].splitlines() if ln.strip().startswith("received:")]
-                write(f"  [{r['requirement']}] {r['nodeid']}" + (f" ({received[0]})" if received else ""))
+                detail = f" ({received[0][:160]}{'…' if len(received[0]) > 160 else ''})" if received else ""
+                write(f"  [{r['requirement']}] {r['nodeid']}{detail}")
         if by_kind["unsupported"]:
-            write(f"unsupported capabilities ({len(by_kind['unsupported'])}):")
+            grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for r in by_kind["unsupported"]:
-                write(f"  {r['capability']}: {r['nodeid']} ({r['reason']})")
+                grouped[r["capability"]].append(r)
+            write(f"unsupported capabilities ({len(grouped)}, {len(by_kind['unsupported'])} tests):")
+            for capability, rs in sorted(grouped.items()):
+                write(f"  {capability}: {len(rs)} test{'s' if len(rs) > 1 else ''} ({rs[0]['reason']})")
         if by_kind["info"]:
             write("informational verdicts:")
             for r in by_kind["info"]:
