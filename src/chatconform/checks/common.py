@@ -31,6 +31,15 @@ def json_body(exchange: Exchange, requirement: str) -> Any:
         raise ConformanceFailure(requirement, "a JSON body", f"{exc}; {exchange.excerpt()}", exchange) from None
 
 
+def success_object(exchange: Exchange, requirement: str) -> dict[str, Any]:
+    """The JSON object body of a 2xx response, or a failure under ``requirement`` saying why not."""
+    require_success(exchange, requirement)
+    body = json_body(exchange, requirement)
+    if not isinstance(body, dict):
+        raise ConformanceFailure(requirement, "a JSON object", body, exchange)
+    return body
+
+
 def path_str(path: Any) -> str:
     out = ""
     for part in path:

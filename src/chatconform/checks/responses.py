@@ -8,7 +8,7 @@ from typing import Any
 from ..client import Exchange
 from ..failures import ConformanceFailure
 from . import check
-from .common import json_body, require_success
+from .common import success_object
 from .schema import check_presence, check_schema
 
 SCHEMA = "CreateChatCompletionResponse"
@@ -17,11 +17,7 @@ CLOCK_SKEW = 24 * 3600  # generous: we test the unit (seconds, not ms), not the 
 
 
 def completion_body(exchange: Exchange, requirement: str) -> dict[str, Any]:
-    require_success(exchange, requirement)
-    body = json_body(exchange, requirement)
-    if not isinstance(body, dict):
-        raise ConformanceFailure(requirement, "a JSON object", body, exchange)
-    return body
+    return success_object(exchange, requirement)
 
 
 def choices(exchange: Exchange, requirement: str) -> list[dict[str, Any]]:

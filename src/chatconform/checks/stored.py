@@ -10,20 +10,12 @@ from typing import Any
 from ..client import Exchange
 from ..failures import ConformanceFailure
 from . import check
-from .common import json_body, require_success
+from .common import success_object
 from .errors import client_error_status, error_object
 from .schema import check_schema
 
 COMPLETION_SCHEMA = "CreateChatCompletionResponse"
 LIST_SCHEMA = "ChatCompletionMessageList"
-
-
-def _object(exchange: Exchange, requirement: str) -> dict[str, Any]:
-    require_success(exchange, requirement)
-    body = json_body(exchange, requirement)
-    if not isinstance(body, dict):
-        raise ConformanceFailure(requirement, "a JSON object", body, exchange)
-    return body
 
 
 def _answers(body: Any) -> list[tuple[Any, Any, Any]]:
@@ -42,7 +34,7 @@ def retrieve_same(retrieved: Exchange, created: Exchange) -> None:
     """GET /chat/completions/{id} returns the completion the create request returned: same id,
     model and message content, valid against the response schema."""
     requirement = "stored.retrieve-same"
-    body = _object(retrieved, requirement)
+    body = success_object(retrieved, requirement)
     check_schema(body, COMPLETION_SCHEMA, requirement, retrieved)
     original = created.json()
     for name in ("id", "model"):
@@ -74,7 +66,7 @@ def route_missing(exchange: Exchange) -> bool:
 @check("stored.messages-list-envelope")
 def messages_envelope(exchange: Exchange) -> None:
     requirement = "stored.messages-list-envelope"
-    check_schema(_object(exchange, requirement), LIST_SCHEMA, requirement, exchange)
+    check_schema(success_object(exchange, requirement), LIST_SCHEMA, requirement, exchange)
 
 
 def _text(content: Any) -> Any:
@@ -90,7 +82,7 @@ def messages_match(exchange: Exchange, sent: list[dict[str, Any]], *, order: str
     with an id. The completion's own reply may be listed after them (before them in desc order):
     the documents leave that open and llama-stack lists it."""
     requirement = "stored.messages-match-request"
-    data = _object(exchange, requirement).get("data")
+    data = success_object(exchange, requirement).get("data")
     if not isinstance(data, list):
         raise ConformanceFailure(requirement, "data: a list of messages", data, exchange)
     inputs = [(m.get("role"), _text(m.get("content"))) for m in sent]
