@@ -6,6 +6,7 @@ Activated by the repository's root conftest.py (``pytest_plugins = ["chatconform
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 from dataclasses import replace
 import os
 import secrets
@@ -338,8 +339,11 @@ def configured_target(config: pytest.Config) -> Target:
         raise pytest.UsageError("--model is required with --base-url (or set CHATCONFORM_MODEL)")
     caps = _setting(config, "capabilities")
     capabilities = frozenset(c.strip() for c in caps.split(",") if c.strip()) if caps else profile.capabilities
+    base_url = (base_url or "").rstrip("/")
+    if base_url and urlsplit(base_url).path in ("", "/"):
+        base_url += profile.base_path  # a bare host: the profile knows the API's path prefix
     return Target(
-        base_url=(base_url or "").rstrip("/"),
+        base_url=base_url,
         model=model,
         profile=profile,
         auth_style=auth_style,

@@ -1,0 +1,38 @@
+"""The plugin: target resolution, grading, redaction in what a run prints."""
+
+from tests.fakes import FakeServer, reference_proxy
+from tests.harness import API_KEY, run_suite
+
+
+def test_a_bare_host_gets_the_profile_base_path():
+    server = FakeServer(reference_proxy())
+    with server as url:
+        host = url.rsplit("/v1", 1)[0]
+        run = run_suite("suites/test_responses.py", base_url=host, args=("-k", "schema"))
+    assert run.returncode == 0, run.summary()
+    assert server.requests and all(r.path.startswith("/v1/chat/completions") for r in server.requests)
+
+
+def test_should_violations_warn_and_fail_only_under_strict():
+    def drop_refusal(payload, req):
+        for choice in payload.get("choices", []):
+            choice.get("message", {}).pop("refusal", None)
+        return payload
+
+    with FakeServer(reference_proxy(body=drop_refusal)) as url:
+        lenient = run_suite("suites/test_responses.py", base_url=url)
+        strict = run_suite("suites/test_responses.py", base_url=url, args=("-o", "chatconform_strict=true"))
+    assert lenient.returncode == 0 and "response.message-refusal-key" in lenient.warned_requirements(), lenient.summary()
+    assert "SHOULD/MAY warnings" in lenient.output
+    strict.assert_fails({"response.message-refusal-key"})
+
+
+def test_the_key_never_appears_in_what_a_failing_run_prints():
+    def leak_key_in_error(payload, req):
+        return {"error": {"message": f"bad key {API_KEY}", "type": "x", "param": None, "code": None}}
+
+    with FakeServer(reference_proxy(body=leak_key_in_error)) as url:
+        run = run_suite("suites/test_responses.py", base_url=url, args=("-k", "schema"))
+    assert run.returncode == 1
+    assert API_KEY not in run.output
+    assert "$OPENAI_API_KEY" in run.output  # the curl reproduction reads it from the environment
