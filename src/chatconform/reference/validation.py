@@ -85,7 +85,27 @@ def _unexpected(error: ValidationError) -> list[str]:
     return names
 
 
+def _conditional(error: ValidationError) -> APIError | None:
+    """A failed `then` of an if/then rule ("top_logprobs needs logprobs: true"): the parameter to
+    name is the one the rule is about (the `if`'s), not the prerequisite that is missing."""
+    path = list(error.absolute_schema_path)
+    if "then" not in path:
+        return None
+    node: Any = spec.resolve("#/components/schemas/CreateChatCompletionRequest")
+    for part in path[: path.index("then")]:
+        node = node[part]
+    trigger = (node.get("if", {}).get("required") or [None])[0]
+    needs = ", ".join(f"'{name}': {rule.get('const')!r}".replace("True", "true")
+                      for name, rule in node.get("then", {}).get("properties", {}).items())
+    if trigger is None:
+        return None
+    return invalid_request(f"Invalid value for '{trigger}': it is only allowed with {needs}.", trigger)
+
+
 def schema_error(error: ValidationError) -> APIError:
+    conditional = _conditional(error)
+    if conditional is not None:
+        return conditional
     error, discriminator_path = _refine(error)
     if discriminator_path is not None:
         param = _param(discriminator_path)
@@ -185,12 +205,6 @@ def _mentions_json(messages: list[dict]) -> bool:
 
 
 def _check_semantics(body: dict) -> None:
-    if body.get("top_logprobs") is not None and body.get("logprobs") is not True:
-        raise invalid_request("Invalid value for 'top_logprobs': 'logprobs' must be true when 'top_logprobs' is set.",
-                              "top_logprobs")
-    if body.get("stream_options") is not None and body.get("stream") is not True:
-        raise invalid_request("Invalid value for 'stream_options': 'stream_options' is only allowed when 'stream' "
-                              "is true.", "stream_options")
     for key in body.get("logit_bias") or {}:
         if int(key) >= TOKEN_ID_SPACE:
             raise invalid_request(f"Invalid key in 'logit_bias': {key} is not a token id.", "logit_bias")
