@@ -154,6 +154,19 @@ class RunState:
         if self.current_exchanges is not None:
             self.current_exchanges.append(exchange)
 
+    def used(self, exchange: Any) -> None:
+        """A cached exchange a test reuses: attach it to that test too, not only to the first."""
+        if isinstance(exchange, Exchange) and self.current_exchanges is not None and exchange not in self.current_exchanges:
+            self.current_exchanges.append(exchange)
+
+    def exchanges_of(self, item: pytest.Item) -> list[Exchange]:
+        """What a test relied on: exchanges sent or reused during it, and exchange fixtures it took."""
+        found = list(self.current_exchanges or [])
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, Exchange) and value not in found:
+                found.append(value)
+        return found
+
     def forget(self, exchange: Exchange) -> None:
         """Leave an exchange out of the current test's attachments (a property test sends hundreds;
         only the failing one is worth attaching, and a failure attaches its own)."""
@@ -222,7 +235,7 @@ class RunState:
             _record(item, "harness", message=str(exc))
             raise
         finally:
-            _attach(item, self.current_exchanges or [], failure)
+            _attach(item, self.exchanges_of(item), failure)
 
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
         self.current_exchanges = None
@@ -422,16 +435,19 @@ def client(pytestconfig: pytest.Config) -> Client:
 
 
 @pytest.fixture(scope="session")
-def shared() -> Any:
+def shared(pytestconfig: pytest.Config) -> Any:
     """``shared(key, make)``: one exchange per key per session, reused by every test that asks.
 
     Vendors bill each request, so parametrized tests that judge one response share it.
     """
     cache: dict[str, Any] = {}
 
+    state = pytestconfig.stash[STATE]
+
     def get(key: str, make: Any) -> Any:
         if key not in cache:
             cache[key] = make()
+        state.used(cache[key])
         return cache[key]
 
     return get
