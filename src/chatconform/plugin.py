@@ -53,7 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, ini, envs, default, help_text in OPTIONS:
         flag = "--" + name.replace("_", "-")
         env_note = f" [env {' / '.join(envs)}]" if envs else ""
-        group.addoption(flag, dest=f"cc_{name}", default=None, help=help_text + env_note)
+        group.addoption(flag, dest=f"cc_{name}", default=None, metavar=name.upper(), help=help_text + env_note)
         parser.addini(ini, help=help_text, default=default)
     group.addoption("--reference-fault", dest="cc_reference_faults", action="append", default=[],
                     help="start the embedded reference server with this fault injected (repeatable)")
@@ -80,6 +80,10 @@ def _setting(config: pytest.Config, name: str) -> str | None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requirement(*ids): the requirement IDs (specs/requirements.yaml) a test enforces")
     config.addinivalue_line("markers", "capability(name): the optional capability a test depends on")
+    if config.getoption("base_url") or any(config.getoption(f"cc_{o[0]}") for o in OPTIONS):
+        # an option given on the command line is checked now: one usage error, not one per test
+        # (settings that only come from the environment are checked when a test needs the target)
+        configured_target(config)
     state = RunState(config)
     config.stash[STATE] = state
     config.pluginmanager.register(state, "chatconform-state")
