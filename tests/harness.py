@@ -62,10 +62,15 @@ class SuiteRun:
         return "\n".join(lines) + "\n" + self.output[-3000:]
 
 
-def run_suite(*selection: str, base_url: str | None = None, model: str = "fake-model",
+def run_suite(*selection: str, base_url: str | None = None, against: Any = None, model: str = "fake-model",
               args: tuple[str, ...] = (), timeout: float = 300) -> SuiteRun:
     """Run ``pytest <selection>`` (paths under suites/, -k expressions in args) against base_url,
-    or against the embedded reference server when base_url is None."""
+    against a FakeServer serving the handler ``against``, or else the embedded reference server."""
+    if against is not None:
+        from tests.fakes import FakeServer
+
+        with FakeServer(against) as url:
+            return run_suite(*selection, base_url=url, model=model, args=args, timeout=timeout)
     with tempfile.TemporaryDirectory() as tmp:
         results = Path(tmp) / "results.json"
         cmd = [sys.executable, "-m", "pytest", *selection, "-p", "no:cacheprovider", "-q",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.fakes import FakeServer, Reply, Request, json_reply, reference_proxy
+from tests.fakes import Reply, Request, json_reply, reference_proxy
 from tests.harness import SuiteRun, run_suite
 
 SUITE = "suites/test_parameters.py"
@@ -52,8 +52,7 @@ def test_accepting_or_misreporting_invalid_values_fails():
             reply.status, reply.reason = 422, "Unprocessable Entity"
         return reply
 
-    with FakeServer(handle) as url:
-        run = run_suite(SUITE, base_url=url)
+    run = run_suite(SUITE, against=handle)
     assert run.returncode == 1, run.summary()
     assert "[request.temperature-range]" in _failure(run, REFUSED, "temperature=2.01")
     assert "[error.client-error-not-5xx]" in _failure(run, REFUSED, "messages=[]")
@@ -99,8 +98,7 @@ def test_legal_refusals_and_ignored_parameters_are_accepted():
             return _refusal(400, "logit_bias is not supported by this server.", "logit_bias")
         return proxy(req)
 
-    with FakeServer(handle) as url:
-        run = run_suite(SUITE, base_url=url)
+    run = run_suite(SUITE, against=handle)
     run.assert_clean()
     assert run.unsupported() == {"logit_bias"}, run.summary()
     assert "per-parameter support:" in run.output, run.output[-3000:]

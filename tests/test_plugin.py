@@ -31,8 +31,7 @@ def test_the_key_never_appears_in_what_a_failing_run_prints():
     def leak_key_in_error(payload, req):
         return {"error": {"message": f"bad key {API_KEY}", "type": "x", "param": None, "code": None}}
 
-    with FakeServer(reference_proxy(body=leak_key_in_error)) as url:
-        run = run_suite("suites/test_responses.py", base_url=url, args=("-k", "schema"))
+    run = run_suite("suites/test_responses.py", against=reference_proxy(body=leak_key_in_error), args=("-k", "schema"))
     assert run.returncode == 1
     assert API_KEY not in run.output
     assert "$OPENAI_API_KEY" in run.output  # the curl reproduction reads it from the environment

@@ -61,8 +61,7 @@ def _retrieval_differs(payload, req):
 
 def test_accepted_garbage_and_a_stream_without_done_fail_their_requirements():
     handler = _rewriting(reference_proxy(chunks=_drop_done), _ignore_out_of_range_temperature)
-    with FakeServer(handler) as url:
-        run = run_suite(PROPERTY, base_url=url, args=(*ARGS, "-k", "constraint or streamed"))
+    run = run_suite(PROPERTY, against=handler, args=(*ARGS, "-k", "constraint or streamed"))
     assert run.returncode == 1, run.summary()
     assert {"request.temperature-range", "stream.done-terminates"} <= run.failed_requirements(), run.summary()
     assert API_KEY not in run.output, "the API key leaked into the output"
@@ -70,8 +69,7 @@ def test_accepted_garbage_and_a_stream_without_done_fail_their_requirements():
 
 def test_a_server_error_and_a_changed_retrieval_fail_their_requirements():
     handler = _crash_on_empty_messages(reference_proxy(body=_retrieval_differs))
-    with FakeServer(handler) as url:
-        run = run_suite(PROPERTY, STATEFUL, base_url=url, args=(*ARGS, "-k", "constraint or stored"))
+    run = run_suite(PROPERTY, STATEFUL, against=handler, args=(*ARGS, "-k", "constraint or stored"))
     assert run.returncode == 1, run.summary()
     assert {"error.client-error-not-5xx", "stored.retrieve-same"} <= run.failed_requirements(), run.summary()
     assert API_KEY not in run.output, "the API key leaked into the output"

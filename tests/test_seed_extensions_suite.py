@@ -3,7 +3,7 @@ requirement, and what the documents leave open is recorded as information instea
 
 import itertools
 
-from tests.fakes import FakeServer, json_reply, reference_proxy
+from tests.fakes import json_reply, reference_proxy
 from tests.harness import run_suite
 
 SUITES = ("suites/test_seed.py", "suites/test_extensions.py")
@@ -43,8 +43,7 @@ def _refusing_top_k(inner):
 
 def test_should_and_may_findings_are_warnings():
     handler = _refusing_top_k(reference_proxy(body=_drifting_answers(itertools.count(), fingerprints=False)))
-    with FakeServer(handler) as url:
-        run = run_suite(*SUITES, base_url=url, args=PROFILE)
+    run = run_suite(*SUITES, against=handler, args=PROFILE)
     assert run.returncode == 0, run.summary()
     expected = {"request.seed-determinism", "request.logit-bias-honoured", "ext.reasoning-separate",
                 "ext.top-k-accepted"}
@@ -71,8 +70,7 @@ def _drifting_backend_and_vendor_extras(counter):
 
 
 def test_open_questions_are_recorded_as_information():
-    with FakeServer(reference_proxy(body=_drifting_backend_and_vendor_extras(itertools.count()))) as url:
-        run = run_suite(*SUITES, base_url=url, args=PROFILE)
+    run = run_suite(*SUITES, against=reference_proxy(body=_drifting_backend_and_vendor_extras(itertools.count())), args=PROFILE)
     run.assert_clean()
     info = {r["requirement"]: r["message"] for r in run.records if r["kind"] == "info"}
     assert "system_fingerprint" in info.get("request.seed-determinism", ""), info

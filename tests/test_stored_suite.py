@@ -1,7 +1,7 @@
 """The stored-completions suite fails on wrong retrievals with the right requirement, waits for a
 store that is slow to show a completion, and calls a server without the endpoints unsupported."""
 
-from tests.fakes import FakeServer, json_reply, reference_proxy
+from tests.fakes import json_reply, reference_proxy
 from tests.harness import run_suite
 
 SUITE = "suites/test_stored_completions.py"
@@ -38,8 +38,7 @@ def _unknown_ids_answered_400_and_unstored_ones_200(inner):
 def test_wrong_retrievals_fail_with_their_requirements():
     handler = _unknown_ids_answered_400_and_unstored_ones_200(
         reference_proxy(body=_different_completion_and_wrong_envelope))
-    with FakeServer(handler) as url:
-        run = run_suite(SUITE, base_url=url)
+    run = run_suite(SUITE, against=handler)
     assert run.returncode == 1, run.summary()
     expected = {"stored.retrieve-same", "stored.messages-list-envelope", "stored.messages-match-request",
                 "stored.unknown-id-404"}
@@ -73,8 +72,7 @@ def _extra_fields(payload, req):
 
 
 def test_a_lagging_store_and_extra_fields_are_accepted():
-    with FakeServer(_slow_store(reference_proxy(body=_extra_fields))) as url:
-        run = run_suite(SUITE, base_url=url)
+    run = run_suite(SUITE, against=_slow_store(reference_proxy(body=_extra_fields)))
     run.assert_clean()
 
 
@@ -88,7 +86,6 @@ def _no_retrieval_endpoints(inner):
 
 
 def test_a_server_without_the_endpoints_lacks_the_store_capability():
-    with FakeServer(_no_retrieval_endpoints(reference_proxy())) as url:
-        run = run_suite(SUITE, base_url=url)
+    run = run_suite(SUITE, against=_no_retrieval_endpoints(reference_proxy()))
     run.assert_clean()
     assert run.unsupported() == {"store"}, run.summary()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.fakes import FakeServer, reference_proxy
+from tests.fakes import reference_proxy
 from tests.harness import run_suite
 
 SUITE = "suites/test_streaming.py"
@@ -22,8 +22,7 @@ def _change_id(events, req):
     ids=["no-done", "changing-id"],
 )
 def test_broken_stream_fails_with_its_requirement(mutation, requirement):
-    with FakeServer(reference_proxy(chunks=mutation)) as url:
-        run = run_suite(SUITE, base_url=url)
+    run = run_suite(SUITE, against=reference_proxy(chunks=mutation))
     assert run.returncode == 1, run.summary()
     assert requirement in run.failed_requirements(), run.summary()
 
@@ -34,6 +33,5 @@ def test_broken_stream_fails_with_its_requirement(mutation, requirement):
     ids=["crlf", "keep-alive-comments", "data-without-space", "split-reads"],
 )
 def test_legal_framing_is_accepted(framing):
-    with FakeServer(reference_proxy(**framing)) as url:
-        run = run_suite(SUITE, base_url=url)
+    run = run_suite(SUITE, against=reference_proxy(**framing))
     run.assert_clean()

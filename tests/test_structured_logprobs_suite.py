@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.fakes import FakeServer, json_reply, reference_proxy
+from tests.fakes import json_reply, reference_proxy
 from tests.harness import run_suite
 
 SUITES = ("suites/test_structured_output.py", "suites/test_logprobs.py")
@@ -86,8 +86,7 @@ BROKEN = {
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_broken_output_fails_with_its_requirements(name):
     handler, failing, warned = BROKEN[name]
-    with FakeServer(handler) as url:
-        run = run_suite(*SUITES, base_url=url)
+    run = run_suite(*SUITES, against=handler)
     run.assert_fails(failing, warned)
 
 
@@ -108,8 +107,7 @@ def _legal_variations(payload, req):
 
 
 def test_legal_variations_are_accepted():
-    with FakeServer(reference_proxy(body=_legal_variations)) as url:
-        run = run_suite(*SUITES, base_url=url)
+    run = run_suite(*SUITES, against=reference_proxy(body=_legal_variations))
     run.assert_clean()
 
 
@@ -128,7 +126,6 @@ def _refusing_the_features(inner):
 
 
 def test_refused_features_are_unsupported_not_failed():
-    with FakeServer(_refusing_the_features(reference_proxy())) as url:
-        run = run_suite(*SUITES, base_url=url)
+    run = run_suite(*SUITES, against=_refusing_the_features(reference_proxy()))
     run.assert_clean()
     assert {"json_object", "json_schema", "logprobs"} <= run.unsupported(), run.summary()

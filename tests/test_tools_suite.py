@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.fakes import FakeServer, json_reply, reference_proxy
+from tests.fakes import json_reply, reference_proxy
 from tests.harness import run_suite
 
 SUITES = ("suites/test_tools.py", "suites/test_streaming_tools.py")
@@ -110,8 +110,7 @@ BROKEN = {
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_broken_tool_calls_fail_with_their_requirements(name):
     handler, failing, warned = BROKEN[name]
-    with FakeServer(handler) as url:
-        run = run_suite(*SUITES, base_url=url)
+    run = run_suite(*SUITES, against=handler)
     run.assert_fails(failing, warned)
 
 
@@ -146,6 +145,5 @@ def _id_on_every_delta(events, req):
 
 
 def test_legal_tool_call_variations_are_accepted():
-    with FakeServer(reference_proxy(body=_legal_extras, chunks=_id_on_every_delta)) as url:
-        run = run_suite(*SUITES, base_url=url)
+    run = run_suite(*SUITES, against=reference_proxy(body=_legal_extras, chunks=_id_on_every_delta))
     run.assert_clean()
