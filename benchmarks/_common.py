@@ -1,0 +1,496 @@
+"""Shared helpers for the benchmark scripts: child processes that are always stopped, pytest runs
+with a recorder, replays, machine facts and tables.
+
+Everything runs on 127.0.0.1 with ephemeral ports. Every child runs in its own process group
+(start_new_session) and is killed with its whole group when the benchmark ends, on success,
+error, Ctrl-C or SIGTERM alike.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent  # the tree whose suite and server are measured; see use_repo
+PYTHON = sys.executable
+API_KEY = "bench-key-0123456789"
+MODEL = "bench-model"
+LISTENING = re.compile(r"listening on (http://\S+)")
+PYTEST_TIME = re.compile(r"\bin ([0-9.]+)s\b")
+
+
+
+def use_repo(path: str | None) -> None:
+    """Measure another checkout (e.g. `git archive HEAD | tar -x -C DIR`) instead of this one: its
+    suites, specs and src/ (put first on PYTHONPATH for every child, ahead of the editable install)."""
+    global REPO
+    if not path:
+        return
+    REPO = Path(path).resolve()
+    if not (REPO / "suites").is_dir() or not (REPO / "src" / "chatconform").is_dir():
+        raise SystemExit(f"--repo {path}: no suites/ and src/chatconform/ there")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
+
+
+def add_common_args(parser: Any) -> None:
+    parser.add_argument("--repo", metavar="DIR", help="measure this checkout instead of the one holding benchmarks/")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
+
+
+# every child process group we started, killed at exit whatever happens
+_CHILDREN: set[subprocess.Popen] = set()
+_LOCK = threading.Lock()
+
+
+def kill_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
+    """SIGTERM the child's process group, then SIGKILL it if anything is left after `grace` s."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:  # grandchildren (an embedded server, xdist workers) may outlive the leader
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    with _LOCK:
+        _CHILDREN.discard(proc)
+
+
+def _kill_all() -> None:
+    with _LOCK:
+        children = list(_CHILDREN)
+    for proc in children:
+        kill_group(proc, grace=1.0)
+
+
+atexit.register(_kill_all)
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds every finally block, then atexit kills the rest
+
+
+for _sig in (signal.SIGTERM, signal.SIGHUP):
+    try:
+        signal.signal(_sig, _on_signal)
+    except (ValueError, OSError):  # not the main thread
+        pass
+
+
+def spawn(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen:
+    kwargs.setdefault("stdin", subprocess.DEVNULL)
+    proc = subprocess.Popen(list(cmd), start_new_session=True, **kwargs)
+    with _LOCK:
+        _CHILDREN.add(proc)
+    return proc
+
+
+@dataclass
+class Completed:
+    cmd: list[str]
+    returncode: int
+    wall: float
+    stdout: str
+    timed_out: bool = False
+
+    @property
+    def reported_seconds(self) -> float | None:
+        """The 'in 12.34s' of pytest's last summary line."""
+        for line in reversed(self.stdout.strip().splitlines()):
+            match = PYTEST_TIME.search(line)
+            if match and ("passed" in line or "failed" in line or "error" in line or "no tests" in line
+                          or "selected" in line or "collected" in line or "skipped" in line):
+                return float(match.group(1))
+        return None
+
+    def tail(self, lines: int = 15) -> str:
+        return "\n".join(self.stdout.strip().splitlines()[-lines:])
+
+
+def run(cmd: Sequence[str], timeout: float, env: dict[str, str] | None = None, cwd: Path | None = None) -> Completed:
+    """Run a command to completion (stdout and stderr together), killing its group on timeout."""
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as out:
+        start = time.perf_counter()
+        proc = spawn(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd or REPO, env=env)
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            wall = time.perf_counter() - start
+            kill_group(proc)  # also reaps what the command left behind (servers, workers)
+        out.seek(0)
+        text = out.read()
+    return Completed(list(cmd), proc.returncode if not timed_out else -9, wall, text, timed_out)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+class Server:
+    """A server child process (its own group) that prints 'listening on URL' or opens a port."""
+
+    def __init__(self, cmd: Sequence[str], name: str, port: int | None = None, env: dict[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
+        self.cmd, self.name, self.port, self.env, self.cwd = list(cmd), name, port, env, cwd or REPO
+        self.proc: subprocess.Popen | None = None
+        self.url: str | None = None
+        self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+
+    def start(self, timeout: float = 30.0) -> str:
+        self.proc = spawn(self.cmd, stdout=subprocess.PIPE, stderr=self._log, cwd=self.cwd,
+                          env=dict(self.env or os.environ, PYTHONUNBUFFERED="1"), text=True, errors="replace")
+        found: list[str] = []
+
+        def reader() -> None:
+            assert self.proc is not None and self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self._log.write(line)
+                if not found:
+                    match = LISTENING.search(line)
+                    if match:
+                        found.append(match.group(1).rstrip("/"))
+            # keep draining so the child never blocks on a full pipe
+
+        threading.Thread(target=reader, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not found:
+            if self.proc.poll() is not None:
+                break
+            if self.port is not None and wait_for_port(self.port, 0.2):
+                found.append(f"http://127.0.0.1:{self.port}")
+                break
+            time.sleep(0.05)
+        if not found:
+            self.stop()
+            raise RuntimeError(f"{self.name} did not start within {timeout:g}s:\n{self.log()[-3000:]}")
+        self.url = found[0]
+        return self.url
+
+    def log(self) -> str:
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read()
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            kill_group(self.proc)
+            self.proc = None
+
+    def __enter__(self) -> Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def reference_server(extra: Sequence[str] = (), api_key: str | None = API_KEY) -> Server:
+    """`chatconform serve` on an ephemeral port; .url is the base including /v1."""
+    cmd = [PYTHON, "-m", "chatconform", "serve", "--host", "127.0.0.1", "--port", "0"]
+    if api_key:
+        cmd += ["--api-key", api_key]
+    return Server(cmd + list(extra), "chatconform serve")
+
+
+# -- pytest runs with the recorder -----------------------------------------------------------------
+@dataclass
+class SuiteRun:
+    label: str
+    completed: Completed
+    requests: list[dict[str, Any]] = field(default_factory=list)  # what the recorder saw, in order
+    serve_argv: list[list[str]] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def wall(self) -> float:
+        return self.completed.wall
+
+    @property
+    def cost(self) -> dict[str, int]:
+        return dict(self.results.get("cost") or {})
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for test in self.results.get("tests") or []:
+            outcome = str(test.get("outcome", "?"))
+            counts[outcome] = counts.get(outcome, 0) + 1
+        return counts
+
+    @property
+    def http_seconds(self) -> float:
+        return sum(r.get("seconds", 0.0) for r in self.requests)
+
+    @property
+    def billed(self) -> int:
+        return sum(1 for r in self.requests if is_billed(r))
+
+    @property
+    def tokens(self) -> int:
+        c = self.cost
+        return int(c.get("prompt_tokens", 0)) + int(c.get("completion_tokens", 0))
+
+
+def is_billed(request: dict[str, Any]) -> bool:
+    """A billed completion: POST .../chat/completions answered with a 2xx."""
+    status = request.get("status") or 0
+    return (request.get("method") == "POST" and request.get("url", "").split("?")[0].rstrip("/").endswith("/chat/completions")
+            and 200 <= status < 300)
+
+
+def pytest_cmd(*args: str) -> list[str]:
+    return [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *args]
+
+
+def run_suite(label: str, args: Sequence[str], timeout: float, workdir: Path, record: bool = True,
+              extra_env: dict[str, str] | None = None) -> SuiteRun:
+    """Run the conformance suite (a subprocess, from the repo root) with --results-json and, when
+    `record`, the recorder plugin, which logs every HTTP request the run sends."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    record_dir = workdir / "record"
+    record_dir.mkdir(exist_ok=True)
+    for old in record_dir.glob("*.jsonl"):
+        old.unlink()
+    results = workdir / "results.json"
+    if results.exists():
+        results.unlink()
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    env.pop("OPENAI_BASE_URL", None)
+    env.pop("PYTEST_ADDOPTS", None)
+    cmd = pytest_cmd("-q", f"--results-json={results}", f"--reports-dir={workdir / 'reports'}")
+    if record:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH_DIR), env.get("PYTHONPATH")]))
+        env["CHATCONFORM_BENCH_RECORD"] = str(record_dir)
+        cmd += ["-p", "_recorder"]
+    env.update(extra_env or {})
+    completed = run(cmd + list(args), timeout=timeout, env=env)
+    suite = SuiteRun(label, completed)
+    if results.exists():
+        try:
+            suite.results = json.loads(results.read_text(encoding="utf-8"))
+        except ValueError:
+            pass
+    if record:
+        suite.requests, suite.serve_argv = read_records(record_dir)
+    return suite
+
+
+def read_records(record_dir: Path) -> tuple[list[dict[str, Any]], list[list[str]]]:
+    requests: list[dict[str, Any]] = []
+    argv: list[list[str]] = []
+    for path in sorted(record_dir.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("kind") == "request":
+                requests.append(entry)
+            elif entry.get("kind") == "serve":
+                argv.append(entry["argv"])
+    requests.sort(key=lambda r: r.get("t", 0.0))
+    return requests, argv
+
+
+def check_suite(suite: SuiteRun) -> str | None:
+    """Why this run is not a usable measurement, or None."""
+    c = suite.completed
+    if c.timed_out:
+        return f"{suite.label}: timed out after {c.wall:.0f}s"
+    if c.returncode not in (0, 1):  # 1: some conformance checks failed, still a complete run
+        return f"{suite.label}: pytest exited {c.returncode}:\n{c.tail()}"
+    return None
+
+
+def replay_server_args(suite: SuiteRun) -> list[str]:
+    """The `serve` options the run's embedded server was started with (keys, rate limit, faults),
+    without host and port; [] when the run targeted a server we started ourselves."""
+    if not suite.serve_argv:
+        return []
+    argv = suite.serve_argv[0]
+    out: list[str] = []
+    skip_next = False
+    tail = argv[argv.index("serve") + 1:] if "serve" in argv else []
+    for i, arg in enumerate(tail):
+        if skip_next:
+            skip_next = False
+            continue
+        if arg in ("--host", "--port"):
+            skip_next = True
+            continue
+        if arg.startswith(("--host=", "--port=")):
+            continue
+        out.append(arg)
+    return out
+
+
+# -- a raw replay --------------------------------------------------------------------------------
+DROP_REQUEST_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
+
+
+def replay(requests: Iterable[dict[str, Any]], base_from: str | None, base_to: str, timeout: float = 30.0,
+           deadline: float = 300.0) -> dict[str, Any]:
+    """Send the recorded requests again with a plain httpx loop (one client, keep-alive, each body
+    read to its end), rewriting `base_from` to `base_to`. Returns wall time, count, status matches."""
+    import base64
+
+    import httpx
+
+    requests = list(requests)
+    sent = matched = errors = 0
+    stop_at = time.monotonic() + deadline
+    with httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0), follow_redirects=False) as client:
+        start = time.perf_counter()
+        for r in requests:
+            if time.monotonic() > stop_at:
+                break
+            url = r["url"]
+            if base_from and url.startswith(base_from):
+                url = base_to + url[len(base_from):]
+            headers = [(k, v) for k, v in r["headers"] if k.lower() not in DROP_REQUEST_HEADERS]
+            body = base64.b64decode(r["body"]) if r.get("body") else None
+            sent += 1
+            try:
+                with client.stream(r["method"], url, headers=headers, content=body) as response:
+                    for _ in response.iter_raw():
+                        pass
+                    if response.status_code == r.get("status"):
+                        matched += 1
+            except httpx.HTTPError:
+                errors += 1
+        wall = time.perf_counter() - start
+    return {"wall": wall, "requests": sent, "status_matched": matched, "errors": errors}
+
+
+def origin_of(suite: SuiteRun) -> str | None:
+    """The scheme://host:port the run's requests went to (the first one's)."""
+    for r in suite.requests:
+        match = re.match(r"^(https?://[^/]+)", r["url"])
+        if match:
+            return match.group(1)
+    return None
+
+
+# -- output ------------------------------------------------------------------------------------
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "?"
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "loadavg": load,
+    }
+
+
+def print_machine() -> None:
+    m = machine()
+    print(f"machine: {m['date']}, nproc {m['nproc']}, {m['cpu']}, Python {m['python']}, load average {m['loadavg']}")
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    rows = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b <= 0:
+        return None
+    return a / b
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def ratio_line(name: str, value: float | None, target: str = "") -> str:
+    """One machine-greppable line: 'ratio <name>: <x>x [target ...]'."""
+    line = f"ratio {name}: {fmt_ratio(value)}"
+    return line + (f"  [target {target}]" if target else "")
+
+
+def write_json(path: str | None, payload: dict[str, Any]) -> None:
+    if path:
+        payload = dict(payload, machine=machine())
+        Path(path).write_text(json.dumps(payload, indent=1, default=str), encoding="utf-8")
+
+
+def workspace(prefix: str) -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix=f"chatconform-bench-{prefix}-")
+
+
+def hand_written_suites() -> list[str]:
+    generated = {"test_property_based.py", "test_stateful.py"}
+    return sorted(f"suites/{p.name}" for p in (REPO / "suites").glob("test_*.py") if p.name not in generated)
+
+
+def pytest_help(timeout: float = 120.0) -> str:
+    return run(pytest_cmd("--help"), timeout=timeout, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1")).stdout
+
+
+def concurrency_option(help_text: str) -> str | None:
+    """The in-run concurrency option, once the plugin has one (e.g. --concurrency N)."""
+    for match in re.finditer(r"^\s+(--[a-z0-9-]*(?:concurren|in-flight|inflight|parallel-requests)[a-z0-9-]*)",
+                             help_text, re.M):
+        return match.group(1)
+    return None

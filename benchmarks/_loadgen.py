@@ -1,0 +1,138 @@
+"""A small closed-loop HTTP/1.1 load generator on asyncio streams (no client library in the hot
+path, so the generator costs little next to the server it measures).
+
+`concurrency` keep-alive connections each send the same request, read the whole response
+(Content-Length, chunked, or until close) and send the next, until `max_requests` have completed
+or `max_seconds` have passed. Every read has a timeout; nothing here can hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+
+@dataclass
+class LoadResult:
+    completed: int = 0  # responses read to the end
+    ok: int = 0  # 2xx
+    streams_ok: int = 0  # 2xx whose body holds "data: [DONE]"
+    errors: int = 0  # connection errors and timeouts
+    seconds: float = 0.0
+    statuses: dict[int, int] = field(default_factory=dict)
+    content_types: dict[str, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.seconds if self.seconds > 0 else 0.0
+
+    def percentile(self, q: float) -> float | None:
+        if not self.latencies:
+            return None
+        values = sorted(self.latencies)
+        return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def build_request(url: str, body: bytes, headers: dict[str, str]) -> tuple[str, int, bytes]:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError("the load generator only targets loopback")
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}",
+             "Connection: keep-alive"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return host, port, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    if "content-length" in headers:
+        body = await reader.readexactly(int(headers["content-length"]))
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        parts = []
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers, then the blank line
+                    pass
+                break
+            parts.append((await reader.readexactly(size + 2))[:-2])
+        body = b"".join(parts)
+    else:
+        body = await reader.read()
+        headers["connection"] = "close"
+    return status, headers, body
+
+
+async def _worker(host: str, port: int, raw: bytes, result: LoadResult, budget: list[int], stop_at: float,
+                  timeout: float, record: bool) -> None:
+    reader = writer = None
+    try:
+        while budget[0] > 0 and time.perf_counter() < stop_at:
+            budget[0] -= 1
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+                start = time.perf_counter()
+                writer.write(raw)
+                await writer.drain()
+                status, headers, body = await asyncio.wait_for(_read_response(reader), timeout)
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+                result.errors += 1
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+                await asyncio.sleep(0.01)
+                continue
+            if record:
+                result.completed += 1
+                result.statuses[status] = result.statuses.get(status, 0) + 1
+                ctype = headers.get("content-type", "").split(";")[0]
+                result.content_types[ctype] = result.content_types.get(ctype, 0) + 1
+                if 200 <= status < 300:
+                    result.ok += 1
+                    result.latencies.append(time.perf_counter() - start)
+                    if b"data: [DONE]" in body:
+                        result.streams_ok += 1
+            if headers.get("connection", "").lower() == "close":
+                writer.close()
+                reader = writer = None
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def _run(url: str, body: bytes, headers: dict[str, str], concurrency: int, max_requests: int,
+               max_seconds: float, warmup: int, timeout: float) -> LoadResult:
+    host, port, raw = build_request(url, body, headers)
+    if warmup:
+        await asyncio.gather(*(_worker(host, port, raw, LoadResult(), [max(1, warmup // concurrency)],
+                                       time.perf_counter() + max_seconds, timeout, False)
+                               for _ in range(concurrency)))
+    result = LoadResult()
+    budget = [max_requests]
+    start = time.perf_counter()
+    await asyncio.gather(*(_worker(host, port, raw, result, budget, start + max_seconds, timeout, True)
+                           for _ in range(concurrency)))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def load(url: str, body: bytes, headers: dict[str, str], concurrency: int = 8, max_requests: int = 2000,
+         max_seconds: float = 10.0, warmup: int = 40, timeout: float = 10.0) -> LoadResult:
+    """Closed-loop load; bounded by max_requests and max_seconds (plus one timeout at most)."""
+    return asyncio.run(asyncio.wait_for(
+        _run(url, body, headers, concurrency, max_requests, max_seconds, warmup, timeout),
+        timeout=2 * max_seconds + 3 * timeout + 10))

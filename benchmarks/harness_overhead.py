@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Harness overhead: the conformance suite against the reference server vs a raw replay of
+exactly the same requests, side by side in one run.
+
+The suite runs with a recorder plugin (benchmarks/_recorder.py) that logs every request at the
+httpx transport; then a plain httpx loop replays those requests, in order, against a fresh
+`chatconform serve` configured like the run's server. The ratio suite wall / replay wall is the
+harness overhead (start-up, collection, checks, reporting).
+
+Measured (each is one pytest run):
+  collect      `pytest --collect-only -q` wall time (and pytest's own figure), next to the time
+               to start Python and import pytest
+  embedded     the full suite with no --base-url (the embedded server), serial
+  serve        the full suite with --base-url at a `chatconform serve --api-key K` we start
+  hand         the hand-written suites alone (everything but test_property_based.py and
+               test_stateful.py), embedded, serial
+
+  python benchmarks/harness_overhead.py                 # everything (a few minutes on 2 cores)
+  python benchmarks/harness_overhead.py --quick         # suites/test_responses.py only
+  python benchmarks/harness_overhead.py --profile       # also cProfile collection and the hand-written run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import _common as c
+
+TARGETS = {
+    "embedded": "suite < 8 s serial",
+    "hand": "suite <= 2x its raw replay",
+    "collect": "collection < 1 s",
+}
+
+
+def measure_collect(suites: list[str], timeout: float) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    floor = c.run([c.PYTHON, "-c", "import pytest"], timeout=60, env=env)
+    collect = c.run(c.pytest_cmd("--collect-only", "-q", *suites), timeout=timeout, env=env)
+    items = 0
+    for line in collect.stdout.splitlines():
+        if "::" in line:
+            items += 1
+    return {"wall": collect.wall, "reported": collect.reported_seconds, "items": items,
+            "python_import_pytest": floor.wall, "returncode": collect.returncode,
+            "tail": collect.tail(3)}
+
+
+def measure_suite(label: str, args: list[str], work: Path, timeout: float, replay_timeout: float) -> dict[str, Any]:
+    server: c.Server | None = None
+    run_args = list(args)
+    if label.startswith("serve"):
+        server = c.reference_server()
+        server.start()
+        run_args += [f"--base-url={server.url}", f"--api-key={c.API_KEY}", f"--model={c.MODEL}"]
+    try:
+        suite = c.run_suite(label, run_args, timeout=timeout, workdir=work / label)
+    finally:
+        if server is not None:
+            server.stop()
+    problem = c.check_suite(suite)
+    if problem:
+        raise SystemExit(f"harness_overhead: {problem}")
+    # a fresh server for the replay, configured as the run's was (the embedded one's keys, rate
+    # limit and model, or our own key), so every request gets the same kind of answer
+    replay_args = c.replay_server_args(suite) if not label.startswith("serve") else []
+    replay_server = c.reference_server(replay_args, api_key=None if replay_args else c.API_KEY)
+    origin = c.origin_of(suite)
+    with replay_server:
+        target = replay_server.url.split("/v1")[0]
+        replayed = c.replay(suite.requests, origin, target, deadline=replay_timeout)
+    return {
+        "label": label,
+        "wall": suite.wall,
+        "reported": suite.completed.reported_seconds,
+        "requests": len(suite.requests),
+        "cost_requests": suite.cost.get("requests"),
+        "billed": suite.billed,
+        "tokens": suite.tokens,
+        "http_seconds": suite.http_seconds,
+        "outcomes": suite.outcomes,
+        "replay_wall": replayed["wall"],
+        "replay_requests": replayed["requests"],
+        "replay_status_matched": replayed["status_matched"],
+        "replay_errors": replayed["errors"],
+        "ratio": c.ratio(suite.wall, replayed["wall"]),
+        "ratio_in_session": c.ratio(suite.completed.reported_seconds, replayed["wall"]),
+    }
+
+
+def profile(suites: list[str], hand: list[str], work: Path, timeout: float, top: int) -> None:
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    for name, args in (("collection", ["--collect-only", "-q", *suites]),
+                       ("hand-written run (embedded)", ["-q", f"--reports-dir={work / 'prof-reports'}", *hand])):
+        out = work / f"{name.split()[0]}.prof"
+        done = c.run([c.PYTHON, "-m", "cProfile", "-o", str(out), "-m", "pytest", "-p", "no:cacheprovider", *args],
+                     timeout=timeout, env=env)
+        print(f"\nprofile: {name} ({done.wall:.2f}s wall under cProfile; top {top} by cumulative time, "
+              f"then by own time)")
+        if not out.exists():
+            print(f"  no profile written (exit {done.returncode}):\n{done.tail()}")
+            continue
+        stats = pstats.Stats(str(out), stream=sys.stdout)
+        stats.strip_dirs().sort_stats("cumulative").print_stats(top)
+        stats.sort_stats("tottime").print_stats(top)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    c.add_common_args(parser)
+    parser.add_argument("--quick", action="store_true", help="a tiny run: suites/test_responses.py only")
+    parser.add_argument("--modes", default="collect,embedded,serve,hand",
+                        help="comma-separated: collect, embedded, serve, hand (default: all)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="longest one pytest run may take (s)")
+    parser.add_argument("--profile", action="store_true", help="also profile collection and the hand-written run")
+    parser.add_argument("--profile-top", type=int, default=25)
+    args = parser.parse_args(argv)
+    c.use_repo(args.repo)
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    suites = ["suites/test_responses.py"] if args.quick else []
+    hand = suites or c.hand_written_suites()
+    if args.quick:
+        modes = [m for m in modes if m != "hand"]  # the quick subset is hand-written already
+    print("harness overhead: the suite vs a raw httpx replay of the same requests"
+          + (" (quick: suites/test_responses.py)" if args.quick else ""))
+    c.print_machine()
+    print(f"repo: {c.REPO}")
+
+    results: dict[str, Any] = {"quick": args.quick, "modes": {}}
+    with tempfile.TemporaryDirectory(prefix="chatconform-bench-overhead-") as tmp:
+        work = Path(tmp)
+        if "collect" in modes:
+            results["collect"] = measure_collect(suites, args.timeout)
+        for mode in ("embedded", "serve", "hand"):
+            if mode not in modes:
+                continue
+            selection = hand if mode == "hand" else suites
+            results["modes"][mode] = measure_suite(mode, selection, work, args.timeout, args.timeout)
+        if args.profile:
+            profile(suites, hand, work, args.timeout, args.profile_top)
+
+    rows = []
+    for mode, r in results["modes"].items():
+        rows.append([mode, f"{r['wall']:.2f}", f"{r['reported'] or 0:.2f}", r["requests"], r["cost_requests"],
+                     f"{r['http_seconds']:.2f}", f"{r['replay_wall']:.2f}", r["replay_requests"],
+                     f"{r['replay_status_matched']}/{r['replay_requests']}", c.fmt_ratio(r["ratio"])])
+    print()
+    if rows:
+        print(c.table(["run", "suite wall s", "pytest s", "requests", "cost.requests", "in-HTTP s",
+                       "replay s", "replayed", "same status", "suite/replay"], rows))
+    col = results.get("collect")
+    if col:
+        print(f"\ncollection: {col['wall']:.2f}s wall for {col['items']} items (pytest says "
+              f"{col['reported'] if col['reported'] is not None else '?'}s); "
+              f"'python -c import pytest' alone: {col['python_import_pytest']:.2f}s")
+        if col["returncode"] not in (0,):
+            print(f"  collect-only exited {col['returncode']}: {col['tail']}")
+    print()
+    for mode, r in results["modes"].items():
+        print(c.ratio_line(f"suite/replay {mode}", r["ratio"], TARGETS.get(mode, "")))
+        print(f"requests {mode}: suite {r['requests']}, replay {r['replay_requests']}")
+    if col:
+        print(c.ratio_line("collection/target-1s", col["wall"] / 1.0, "< 1x"))
+    e = results["modes"].get("embedded")
+    if e:
+        print(c.ratio_line("embedded-wall/target-8s", e["wall"] / 8.0, "< 1x"))
+    c.write_json(args.json, {"benchmark": "harness_overhead", **results})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
