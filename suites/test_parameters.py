@@ -14,7 +14,7 @@ import pytest
 from chatconform import payloads
 from chatconform.checks import errors, parameters
 from chatconform.checks.capabilities import unsupported_if_rejected
-from chatconform.checks.common import require_success
+from chatconform.checks.common import judged, require_success
 from chatconform.checks.parameters import Case, is_success, make_case, verdict
 from chatconform.failures import Unsupported
 
@@ -211,6 +211,7 @@ def test_valid_value_is_accepted(case, exchange_for, record):
         raise
     record.support(case.parameter, case.label, found)
     require_success(exchange, case.requirement)
+    judged(case.requirement, exchange)
 
 
 @pytest.mark.parametrize(
@@ -223,6 +224,7 @@ def test_invalid_value_is_refused_with_400(case, exchange_for, record):
     errors.not_5xx(exchange)
     errors.status_400(exchange)
     errors.envelope(exchange)
+    judged(case.requirement, exchange)
 
 
 @pytest.mark.parametrize("case", _params(REFUSED, requirement("error.param-names-parameter"), own=False))
@@ -249,12 +251,14 @@ def test_unknown_parameter_is_recorded(exchange_for, record):
     found = verdict(exchange, "ignored (accepted)")
     record.support(UNKNOWN.parameter, UNKNOWN.label, found)
     record.info(UNKNOWN.requirement, f"unknown top-level parameter {UNKNOWN.parameter!r}: {found}")
+    parameters.unknown_parameter_handled(exchange, UNKNOWN.parameter)
 
 
 @requirement("request.max-completion-tokens-accepted")
 def test_max_completion_tokens_is_accepted(completion, record):
     record.support("max_completion_tokens", str(payloads.MAX_TOKENS), verdict(completion))
     require_success(completion, "request.max-completion-tokens-accepted")
+    judged("request.max-completion-tokens-accepted", completion)
 
 
 @requirement("request.max-tokens-deprecated-accepted")

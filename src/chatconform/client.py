@@ -205,8 +205,11 @@ class Client:
         settings: ClientSettings | None = None,
         redactor: Redactor | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        url_for: Callable[[str], str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # maps the OpenAI path a suite names to the vendor's URL (a profile's template)
+        self.url_for = url_for or (lambda path: self.base_url + path)
         self.auth = auth
         self.settings = settings or ClientSettings()
         self.redactor = redactor or Redactor([auth.key if auth else None])
@@ -254,9 +257,10 @@ class Client:
         send_headers.update(headers or {})
         if stream is None:
             stream = isinstance(json_body, Mapping) and json_body.get("stream") is True
-        url = self.base_url + path
+        url = self.url_for(path)
         if params:
-            url = str(httpx.URL(url, params={k: v for k, v in params.items() if v is not None}))
+            # merged with a query the URL already has (an api-version must survive)
+            url = str(httpx.URL(url).copy_merge_params({k: v for k, v in params.items() if v is not None}))
 
         if self.unanswered_in_a_row >= self.settings.give_up_after:
             exchange = Exchange(method=method, url=self.redactor.text(url),

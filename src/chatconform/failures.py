@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -11,7 +12,14 @@ EXCERPT = 400
 
 
 def excerpt(value: Any, limit: int = EXCERPT) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    """A received value as a person reads it: JSON as it was on the wire, not a Python repr."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            text = repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -54,6 +62,17 @@ class ConformanceFailure(AssertionError):
         return "\n".join(lines)
 
 
+class NotJudged(Exception):
+    """The check ran, but the response gave it nothing to judge (the endpoint is absent, the reply
+    was cut by the token cap, the model never produced the text the check needs). Never a pass."""
+
+    def __init__(self, requirement: str, reason: str, exchange: Exchange | None = None) -> None:
+        self.requirement = requirement
+        self.reason = reason
+        self.exchange = exchange
+        super().__init__(f"[{requirement}] not judged: {reason}")
+
+
 class Unsupported(Exception):
     """The target lacks an optional capability: reported as unsupported, never as a failure."""
 
@@ -69,6 +88,7 @@ class HarnessProblem(AssertionError):
 
     def __init__(self, exchange: Exchange, what: str = "a response") -> None:
         self.exchange = exchange
+        self.what = what
         super().__init__(
             f"[harness] expected {what}, got {exchange.excerpt()}\n"
             f"  problem:  {exchange.problem}\n  reproduce: {exchange.curl()}"

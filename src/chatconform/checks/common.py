@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import verdict
 from ..client import Exchange
 from ..failures import ConformanceFailure, HarnessProblem
 
@@ -12,6 +13,12 @@ def require_response(exchange: Exchange) -> None:
     """No status at all (timeout, refused, reset before headers) is a harness-level failure."""
     if exchange.status is None:
         raise HarnessProblem(exchange)
+
+
+def judged(requirement: str, exchange: Exchange) -> None:
+    """A table-driven test's own requirement (a parameter case's) is met: every check the test made
+    on ``exchange`` returned. Called last, so an earlier failure leaves the requirement blocked."""
+    verdict.observe(requirement, verdict.PASS, exchanges=[exchange])
 
 
 def require_success(exchange: Exchange, requirement: str) -> None:

@@ -147,6 +147,19 @@ def honoured_or_refused(exchange: Exchange, parameter: str) -> None:
                              exchange.excerpt(), exchange)
 
 
+@check("request.unknown-parameter")
+def unknown_parameter_handled(exchange: Exchange, parameter: str) -> None:
+    """Ignored (a 2xx completion) or refused with 400 naming it: both are conformant; anything else
+    (a 5xx, a 4xx that does not say which parameter) is not. No response is a harness problem."""
+    require_response(exchange)
+    if is_success(exchange):
+        return
+    if exchange.status != 400 or not _mentions(exchange, parameter):
+        raise ConformanceFailure("request.unknown-parameter",
+                                 f"a 2xx completion (ignored) or HTTP 400 naming {parameter!r}",
+                                 exchange.excerpt(), exchange)
+
+
 @check("request.max-tokens-deprecated-accepted")
 def max_tokens_bounds(exchange: Exchange, cap: int) -> None:
     """max_tokens is accepted and caps the completion: by usage when reported, else by finish_reason

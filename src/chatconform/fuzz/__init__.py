@@ -1,7 +1,7 @@
-"""Property-based tests driven by specs/openapi.yaml (schemathesis): options, settings, the `fuzz` fixture.
+"""Property-based tests driven by specs/openapi.yaml (schemathesis): their settings.
 
-Registered by the repository's root conftest.py next to chatconform.plugin. Importing this module
-costs nothing: schemathesis is imported only when a property-test module loads a schema.
+The options and the `fuzz` fixture are the plugin's (chatconform.plugin.fuzz). Importing this
+module costs nothing: schemathesis is imported only when a property-test module loads a schema.
 
 The target (base URL, auth, key, model, capabilities) is never configured here: requests go
 through the plugin's own `client` to the plugin's `target`, so there is one source of truth.
@@ -21,7 +21,7 @@ import pytest
 # remote vendor bills every accepted example, so its default is a smoke-sized sample.
 EMBEDDED_EXAMPLES = 30
 REMOTE_EXAMPLES = 5
-_WORKER_SEED = "chatconform_fuzz_seed"
+WORKER_SEED = "chatconform_fuzz_seed"
 
 
 @dataclass(frozen=True)
@@ -71,29 +71,11 @@ def settings() -> FuzzSettings:
     return FuzzSettings(EMBEDDED_EXAMPLES, None, False, True, True)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("chatconform-fuzz", "chatconform property-based tests (schemathesis)")
-    group.addoption("--fuzz-examples", dest="cc_fuzz_examples", type=int, default=None, metavar="N",
-                    help=f"examples per operation and mode (default {EMBEDDED_EXAMPLES} against the embedded "
-                         f"server, {REMOTE_EXAMPLES} against --base-url) [env CHATCONFORM_FUZZ_EXAMPLES]")
-    group.addoption("--fuzz-seed", dest="cc_fuzz_seed", type=int, default=None, metavar="SEED",
-                    help="seed the property tests: the same seed generates the same requests "
-                         "[env CHATCONFORM_FUZZ_SEED]")
-    group.addoption("--fuzz-derandomize", dest="cc_fuzz_derandomize", action="store_true", default=None,
-                    help="generate the same cases every run (the default)")
-    group.addoption("--no-fuzz-derandomize", dest="cc_fuzz_derandomize", action="store_false",
-                    help="draw a fresh random seed per run (printed, so a failure can be replayed)")
-    parser.addini("chatconform_fuzz_examples", "property tests: examples per operation and mode", default=None)
-    parser.addini("chatconform_fuzz_seed", "property tests: seed", default=None)
-    parser.addini("chatconform_fuzz_derandomize", "property tests: the same cases every run", type="bool",
-                  default=True)
-
-
 def _first(*values: Any) -> Any:
     return next((v for v in values if v not in (None, "")), None)
 
 
-def _resolve(config: pytest.Config) -> FuzzSettings:
+def resolve(config: pytest.Config) -> FuzzSettings:
     embedded = not (config.getoption("base_url", None) or os.environ.get("OPENAI_BASE_URL"))
     raw_examples = _first(config.getoption("cc_fuzz_examples"), os.environ.get("CHATCONFORM_FUZZ_EXAMPLES"),
                           config.getini("chatconform_fuzz_examples"))
@@ -110,33 +92,11 @@ def _resolve(config: pytest.Config) -> FuzzSettings:
     if seed is None and not derandomize:
         # one seed for the whole run: xdist workers receive the controller's (pytest_configure_node)
         worker_input = getattr(config, "workerinput", None)
-        seed = worker_input.get(_WORKER_SEED) if worker_input else None
+        seed = worker_input.get(WORKER_SEED) if worker_input else None
         if seed is None:
             seed = random.SystemRandom().getrandbits(32)
     return FuzzSettings(examples, seed, explicit, derandomize, embedded)
 
-
-def pytest_configure(config: pytest.Config) -> None:
+def configure(settings_: FuzzSettings) -> None:
     global _settings
-    _settings = _resolve(config)
-    # schemathesis' negative mode iterates over sets of strings, whose order follows the hash
-    # seed; xdist workers start after this and inherit a fixed one, so their runs repeat exactly
-    os.environ.setdefault("PYTHONHASHSEED", "0")
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    if _settings is not None and _settings.seed is not None:
-        node.workerinput[_WORKER_SEED] = _settings.seed
-
-
-def pytest_report_header(config: pytest.Config) -> str:
-    return settings().describe()
-
-
-@pytest.fixture
-def fuzz(request: pytest.FixtureRequest, client: Any, target: Any) -> Any:
-    """Sends generated cases through the plugin's client and judges them with chatconform's checks."""
-    from .runner import Runner
-
-    return Runner(client, target, request.node)
+    _settings = settings_

@@ -18,7 +18,8 @@ import schemathesis
 from ..checks import capabilities, errors, headers, parameters, responses, streaming
 from ..checks import stored as stored_checks
 from ..client import Exchange
-from ..failures import ConformanceFailure, HarnessProblem
+from .. import verdict
+from ..failures import ConformanceFailure, HarnessProblem, NotJudged
 from ..target import Target
 from .shaping import CAPABILITY_OF, Rejection
 
@@ -88,6 +89,8 @@ def register(name: str, when: Callable[[Sent], bool]) -> Callable[[Callable[[Sen
             except (ConformanceFailure, HarnessProblem) as exc:
                 sent.failures.append(exc)
                 raise
+            except NotJudged:
+                return True  # nothing to judge in this answer (already noted by the check)
             return None
 
         run.__name__ = f"chatconform_{name}"
@@ -118,6 +121,7 @@ def accepted(sent: Sent) -> None:
     if not sent.ok:
         raise ConformanceFailure(ACCEPTED, "a 2xx answer to a request valid against the spec",
                                  exchange.excerpt(), exchange)
+    verdict.observe(ACCEPTED, verdict.PASS, exchanges=[exchange])
 
 
 @register("refused", lambda s: s.purpose == NEGATIVE)

@@ -127,11 +127,11 @@ class Runner:
         return exchange
 
     def _forget(self, exchange: Exchange) -> None:
-        from ..plugin import STATE
+        from ..plugin.session import STATE
 
-        state = self.item.config.stash.get(STATE, None)
-        if state is not None:
-            state.forget(exchange)
+        session = self.item.config.stash.get(STATE, None)
+        if session is not None:
+            session.forget(exchange)
 
     # -- judging -----------------------------------------------------------------------------------
     def judge(self, case: Any, sent: Sent, *, recorder: Any = None) -> None:
@@ -148,11 +148,11 @@ class Runner:
             checks.SENT.pop(case.id, None)
 
     def _record_unsupported(self, exc: Unsupported) -> None:
-        from ..plugin import record_support
+        from ..plugin.grading import support
 
         if exc.capability not in self._unsupported:
             self._unsupported.add(exc.capability)
-            record_support(self.item, exc.capability, "property tests", f"unsupported: {exc.reason[:120]}")
+            support(self.item, exc.capability, "property tests", f"unsupported: {exc.reason[:120]}")
 
     def _harness_guard(self, body: Any) -> None:
         wrong = shaping.violations(body)

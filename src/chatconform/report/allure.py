@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from ..requirements import Level, Requirement, catalogue
+from ..requirements import Level, Requirement
+from ..verdict import Verdict
 from .sources import catalogue_url, requirement_group, source_url
 
 SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
@@ -47,6 +48,13 @@ CATEGORIES: list[dict[str, Any]] = [
         "messageRegex": r"[\s\S]*UNSUPPORTED capability[\s\S]*",
     },
     {
+        "name": "Not judged",
+        "description": "The response gave the check nothing to judge (absent endpoint, reply cut by the cap, "
+                       "text the model never wrote). Never a pass.",
+        "matchedStatuses": ["skipped"],
+        "messageRegex": r"[\s\S]*NOT JUDGED[\s\S]*",
+    },
+    {
         "name": "Harness problems (timeouts, connection errors)",
         "description": "No usable response arrived; the cause may be the network rather than the endpoint.",
         "matchedStatuses": ["failed", "broken"],
@@ -65,17 +73,9 @@ def enabled(config: pytest.Config) -> bool:
 
 
 # -- labels (collection time) --------------------------------------------------------------------
-def _requirements(item: pytest.Item) -> list[Requirement]:
-    from ..plugin import requirement_ids
-
-    cat = catalogue()
-    return [cat[rid] for rid in requirement_ids(item) if rid in cat]
-
-
-def description(item: pytest.Item, reqs: list[Requirement]) -> str:
+def description(doc: str | None, reqs: list[Requirement]) -> str:
     """Markdown: what the test does, then each requirement with its sources."""
     parts = []
-    doc = getattr(getattr(item, "function", None), "__doc__", None)
     if doc:
         parts.append(doc.strip())
     for req in reqs:
@@ -87,9 +87,9 @@ def description(item: pytest.Item, reqs: list[Requirement]) -> str:
     return "\n\n".join(parts)
 
 
-def label_markers(item: pytest.Item) -> list[pytest.MarkDecorator]:
-    """allure-pytest's own markers for the requirements a test cites."""
-    reqs = _requirements(item)
+def label_markers(reqs: list[Requirement], doc: str | None, base: str | None) -> list[pytest.MarkDecorator]:
+    """allure-pytest's own markers for the requirements a test cites (``base``: the published
+    catalogue's URL, for requirement links)."""
     if not reqs:
         return []
     mark = pytest.mark
@@ -103,7 +103,6 @@ def label_markers(item: pytest.Item) -> list[pytest.MarkDecorator]:
     strongest = min((r.level for r in reqs), key=LEVEL_ORDER.index)
     markers.append(mark.allure_label(SEVERITY[strongest.value], label_type="severity"))
     markers.append(mark.allure_label(*(r.level.value for r in reqs), label_type="tag"))
-    base = item.config.getini(CATALOGUE_URL_INI) or None
     seen: set[str] = set()
     for req in reqs:
         markers.append(mark.allure_link(catalogue_url(req.id, base), name=f"requirement {req.id}", link_type="tms"))
@@ -113,7 +112,7 @@ def label_markers(item: pytest.Item) -> list[pytest.MarkDecorator]:
             if url and name not in seen:
                 seen.add(name)
                 markers.append(mark.allure_link(url, name=name[:200], link_type="link"))
-    markers.append(mark.allure_description(description(item, reqs)))
+    markers.append(mark.allure_description(description(doc, reqs)))
     return markers
 
 
@@ -124,7 +123,28 @@ def dynamic_parameters(allure: Any, target: Any) -> None:
         allure.dynamic.parameter("profile", target.profile.name)
 
 
-# -- attachments ---------------------------------------------------------------------------------
+# -- verdicts and attachments (when a test ends) -----------------------------------------------
+def _allure() -> Any:
+    import allure
+
+    return allure
+
+
+def file_verdicts(verdicts: list[Verdict], target: Any, exchanges: list[Any], failure: BaseException | None) -> None:
+    """Give the current Allure result its verdicts: a tag per requirement that is not a pass
+    (``blocked: request.n-range``), the verdicts as a JSON attachment, the target as parameters,
+    and the exchanges the test relied on."""
+    allure = _allure()
+    dynamic_parameters(allure, target)
+    for v in verdicts:
+        if v.outcome != "pass":
+            allure.dynamic.tag(f"{v.label}: {v.requirement}")
+    if verdicts:
+        allure.attach(json.dumps([v.as_dict() for v in verdicts], indent=1, ensure_ascii=False),
+                      name="verdicts", attachment_type=allure.attachment_type.JSON)
+    attach_exchanges(allure, exchanges, failure)
+
+
 def attach_exchanges(allure: Any, exchanges: list[Any], failure: BaseException | None) -> None:
     """Each exchange of the test: request, response (raw SSE for a stream), transcript, curl.
 
@@ -162,10 +182,9 @@ def _is_json(body: bytes) -> bool:
 
 
 # -- warnings (teardown) -------------------------------------------------------------------------
-def mark_warning(item: pytest.Item, warnings: list[str]) -> None:
+def mark_warning(listener: Any, warnings: list[Verdict]) -> None:
     """A SHOULD/MAY violation leaves the test passed; give its Allure result the message anyway,
     so the result shows it and categories.json files it under the warnings."""
-    listener = item.config.pluginmanager.getplugin("allure_listener")
     if listener is None or not warnings:
         return
     try:
@@ -175,7 +194,8 @@ def mark_warning(item: pytest.Item, warnings: list[str]) -> None:
     except Exception:  # allure-pytest internals moved: the warning stays in the labels and description
         return
     if result is not None and result.status == Status.PASSED and result.statusDetails is None:
-        result.statusDetails = StatusDetails(message="\n\n".join(warnings))
+        result.statusDetails = StatusDetails(message="\n\n".join(
+            f"[{w.requirement}] {w.level}: expected {w.expected}; received {w.received}" for w in warnings))
 
 
 # -- report-wide files ---------------------------------------------------------------------------

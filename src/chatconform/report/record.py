@@ -1,10 +1,10 @@
 """The run record (format ``chatconform.run.v1``): one verdict for every requirement in the catalogue.
 
-Built at the end of a pytest session from what the plugin gathered (each test's outcome and cited
-requirements, the verdict records, the cost) and from the catalogue, so a requirement no test
-reached still appears, as "not_run". The record carries the catalogue entries it was judged
-against, so records from older catalogues still compare and diff. specs/run-record.schema.json
-describes the format; docs/reports.md explains each field.
+Built at the end of a pytest session from the verdict records the plugin hands over (chatconform.
+verdict.TestResult) and from the catalogue, so a requirement no test reached still appears, as
+"not_run". The record carries the catalogue entries it was judged against, so records from older
+catalogues still compare and diff. specs/run-record.schema.json describes the format, and
+reports/README.md each file of a run.
 """
 
 from __future__ import annotations
@@ -13,32 +13,27 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from ..paths import specs_dir
-from ..requirements import Catalogue, Level, Requirement
+from ..requirements import Catalogue, Requirement
+from ..verdict import LABELS as OUTCOME_LABELS
+from ..verdict import OUTCOMES, TestResult, Verdict, aggregate
+from ..verdict import PRECEDENCE as OUTCOME_PRECEDENCE
 from .sources import requirement_group, source_entries
 
 FORMAT = "chatconform.run.v1"
 SCHEMA_FILE = "run-record.schema.json"
 RUN_FILE = "run.json"
 
-VERDICTS = ("pass", "fail", "warning", "unsupported", "error", "not_run")
-LABELS = {
-    "pass": "pass",
-    "fail": "fail",
-    "warning": "warning",
-    "unsupported": "unsupported",
-    "error": "error",
-    "not_run": "not run",
-}
-# When several tests judge one requirement, the requirement takes the first of these that occurs:
-# one failing test is enough to fail it; an error means it could not be fully judged.
-PRECEDENCE = ("fail", "error", "warning", "pass", "unsupported", "not_run")
+# Verdict names and their order come from the one verdict record (chatconform.verdict).
+VERDICTS = OUTCOMES
+LABELS = OUTCOME_LABELS
+PRECEDENCE = OUTCOME_PRECEDENCE
 
 MESSAGE_LIMIT = 4000
 ATTACHMENT_LIMIT = 32 * 1024
@@ -50,79 +45,13 @@ class RunRecordError(ValueError):
 
 @dataclass
 class SessionData:
-    """What a pytest session gathered, as the plugin's RunState holds it on the controller."""
+    """What a pytest session gathered: every test's result with its verdict records, and the cost."""
 
-    tests: list[dict[str, Any]]
-    records: list[dict[str, Any]]
+    tests: list[TestResult]
     cost: Mapping[str, int]
-    attachments: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # nodeid -> attachments
-    durations: dict[str, float] = field(default_factory=dict)  # nodeid -> seconds (all phases)
 
 
 # -- verdicts ------------------------------------------------------------------------------------
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-def _field(message: str, name: str) -> str | None:
-    for line in message.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(f"{name}:"):
-            return stripped[len(name) + 1 :].strip()
-    return None
-
-
-def summarise_failure(message: str) -> str:
-    """One line out of a failure message: what was expected and what came instead."""
-    expected, received = _field(message, "expected"), _field(message, "received")
-    if expected or received:
-        return f"expected {expected or '?'}; received {received or '?'}"
-    return _first_line(message)
-
-
-def _test_verdict(test: Mapping[str, Any], rid: str, level: Level,
-                  records: list[Mapping[str, Any]]) -> tuple[str, str | None, str]:
-    """(verdict, message, reason) for one requirement as judged by one test."""
-    outcome = test.get("outcome", "passed")
-    own = [r for r in records if r.get("requirement") == rid and r["kind"] in ("fail", "warning")]
-    if own:
-        record = own[0]
-        message = str(record.get("message", ""))
-        # The verdict says how badly the requirement was violated, independent of --strict
-        # (which only decides whether a SHOULD violation fails the pytest run).
-        verdict = "fail" if level is Level.MUST else "warning"
-        return verdict, message, summarise_failure(message)
-    unsupported = [r for r in records if r["kind"] == "unsupported"]
-    harness = [r for r in records if r["kind"] == "harness"]
-    if outcome == "passed":
-        return "pass", None, "passed"
-    if outcome == "skipped":
-        if unsupported:
-            u = unsupported[0]
-            reason = f"capability {u.get('capability')!r} unsupported: {u.get('reason', '')}".rstrip(": ")
-            return "unsupported", None, reason
-        return "not_run", None, f"skipped: {test.get('message', '')}".strip()
-    if harness:
-        message = str(harness[0].get("message", ""))
-        return "error", message, _first_line(message)
-    others = [r.get("requirement") for r in records if r["kind"] in ("fail", "warning") and r.get("requirement")]
-    if others:
-        return "not_run", None, f"not reached: the test stopped at {others[0]}"
-    message = str(test.get("message", ""))
-    return "error", message, "the test broke without a verdict: " + _exception_line(message)
-
-
-def _exception_line(longrepr: str) -> str:
-    """The exception out of a pytest traceback: its first ``E   `` line, else its last line."""
-    for line in longrepr.splitlines():
-        if line.startswith("E "):
-            return line[1:].strip()
-    return _first_line(longrepr.splitlines()[-1]) if longrepr.strip() else "(no message)"
-
-
 def _truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
@@ -131,54 +60,57 @@ def _truncate(text: str, limit: int) -> str:
     return f"{text[:head]}\n… [{len(text) - limit} characters omitted] …\n{text[-tail:]}"
 
 
-def _aggregate(verdicts: Iterable[str]) -> str:
-    present = set(verdicts)
-    for verdict in PRECEDENCE:
-        if verdict in present:
-            return verdict
-    return "not_run"
+def _evidence_entry(test: TestResult, verdict: Verdict) -> dict[str, Any]:
+    item: dict[str, Any] = {"test": test.nodeid, "outcome": test.outcome, "verdict": verdict.outcome,
+                            "duration_seconds": round(test.duration, 4)}
+    if verdict.outcome != "pass":
+        item["reason"] = verdict.reason or verdict.label
+    if verdict.expected:
+        item["expected"] = verdict.expected
+        item["received"] = _truncate(verdict.received, MESSAGE_LIMIT)
+    if verdict.where:
+        item["where"] = verdict.where
+    if verdict.outcome not in ("pass", "unsupported") and verdict.exchanges:
+        attachments = []
+        for e in verdict.exchanges:
+            if e.transcript:
+                attachments.append({"name": "exchange", "media_type": "text/plain",
+                                    "content": _truncate(e.transcript, ATTACHMENT_LIMIT)})
+            attachments.append({"name": "curl", "media_type": "text/x-shellscript", "content": e.curl})
+        item["attachments"] = attachments
+    if test.outcome in ("failed", "error") and test.message and verdict.outcome == "error":
+        item["message"] = _truncate(test.message, MESSAGE_LIMIT)
+    return item
 
 
-def judge_requirement(req: Requirement, data: SessionData, by_requirement: Mapping[str, list[Mapping[str, Any]]],
-                      records_by_test: Mapping[str, list[Mapping[str, Any]]]) -> dict[str, Any]:
-    tests = by_requirement.get(req.id, [])
+def judge_requirement(req: Requirement, tests: list[TestResult]) -> dict[str, Any]:
     evidence: list[dict[str, Any]] = []
     notes: list[str] = []
-    verdicts: list[str] = []
-    reasons: dict[str, str] = {}
+    verdicts: list[Verdict] = []
     for test in tests:
-        nodeid = test["nodeid"]
-        records = records_by_test.get(nodeid, [])
-        verdict, message, reason = _test_verdict(test, req.id, req.level, records)
-        verdicts.append(verdict)
-        reasons.setdefault(verdict, reason)
-        item: dict[str, Any] = {"test": nodeid, "outcome": test.get("outcome", "passed"), "verdict": verdict}
-        if nodeid in data.durations:
-            item["duration_seconds"] = round(data.durations[nodeid], 4)
-        if message:
-            item["message"] = _truncate(message, MESSAGE_LIMIT)
-        if verdict in ("fail", "warning", "error") and data.attachments.get(nodeid):
-            item["attachments"] = [
-                dict(a, content=_truncate(a["content"], ATTACHMENT_LIMIT)) for a in data.attachments[nodeid]
-            ]
-        if verdict != "pass":
-            item["reason"] = reason
-        evidence.append(item)
-        for record in records:
-            if record["kind"] == "info" and record.get("requirement") == req.id:
-                note = str(record.get("message", ""))
-                if note not in notes:
-                    notes.append(note)
-    verdict = _aggregate(verdicts)
+        found = test.verdict_for(req.id)
+        if found is None:  # a test from before grading (or a crash before it): no verdict to read
+            found = Verdict(req.id, req.level.value, "error", test.nodeid,
+                            reason=f"no verdict recorded: pytest says {test.outcome}")
+        verdicts.append(found)
+        evidence.append(_evidence_entry(test, found))
+        for n in test.notes:
+            if n.requirement == req.id and n.message not in notes:
+                notes.append(n.message)
+    verdict = aggregate(v.outcome for v in verdicts)
     if not tests:
         reason = "no test in this run cites it"
     elif verdict == "pass":
-        reason = f"{verdicts.count('pass')} test{'s' if verdicts.count('pass') != 1 else ''} passed"
+        passed = sum(v.outcome == "pass" for v in verdicts)
+        reason = f"{passed} test{'s' if passed != 1 else ''} passed"
     else:
-        reason = reasons[verdict]
+        chosen = next(v for v in verdicts if v.outcome == verdict)
+        reason = chosen.reason or chosen.label
+    # the level as graded for this target (a profile may change it); the catalogue's otherwise
+    level = verdicts[0].level if verdicts else req.level.value
     entry: dict[str, Any] = {
         "id": req.id,
-        "level": req.level.value,
+        "level": level,
         "area": req.area,
         "group": requirement_group(req),
         "statement": req.statement,
@@ -186,9 +118,11 @@ def judge_requirement(req: Requirement, data: SessionData, by_requirement: Mappi
         "source": source_entries(req),
         "verdict": verdict,
         "reason": reason,
-        "tests": [t["nodeid"] for t in tests],
+        "tests": [t.nodeid for t in tests],
         "evidence": evidence,
     }
+    if level != req.level.value:
+        entry["catalogue_level"] = req.level.value
     if req.note:
         entry["note"] = req.note
     if notes:
@@ -197,21 +131,24 @@ def judge_requirement(req: Requirement, data: SessionData, by_requirement: Mappi
 
 
 def must_summary(requirements: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """How many MUST requirements were met, of those that could be judged.
+    """How many MUST requirements were met, of those that apply to the target.
 
-    Unsupported (an optional capability the target lacks) and not-run requirements are left out of
-    the score: they say nothing about conformance. Errors count against it: a requirement the
-    suite could not judge has not been shown to be met.
+    Unsupported (an optional capability the target lacks), informational (a profile's level) and
+    not-run requirements are left out: they say nothing about conformance. Everything else counts:
+    a blocked, not-judged or errored requirement has not been shown to be met.
     """
     counts = Counter(r["verdict"] for r in requirements if r["level"] == "MUST")
-    judged = counts["pass"] + counts["fail"] + counts["error"] + counts["warning"]
+    judged = sum(counts[v] for v in ("pass", "fail", "error", "warning", "blocked", "not_judged"))
     return {
         "total": sum(counts.values()),
         "judged": judged,
         "met": counts["pass"],
         "failed": counts["fail"],
         "errors": counts["error"],
+        "blocked": counts["blocked"],
+        "not_judged": counts["not_judged"],
         "unsupported": counts["unsupported"],
+        "informational": counts["informational"],
         "not_run": counts["not_run"],
         "score": round(counts["pass"] / judged, 4) if judged else None,
     }
@@ -226,16 +163,12 @@ def build_record(data: SessionData, catalogue: Catalogue, *, run: Mapping[str, A
                  versions: Mapping[str, Any], artifacts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The run record for one session."""
     # under xdist reports arrive in completion order; sorted, two records of one suite line up
-    ordered = sorted(data.tests, key=lambda t: t["nodeid"])
-    by_requirement: dict[str, list[Mapping[str, Any]]] = {}
+    ordered = sorted(data.tests, key=lambda t: t.nodeid)
+    by_requirement: dict[str, list[TestResult]] = {}
     for test in ordered:
-        for rid in test.get("requirements") or []:
+        for rid in test.requirements:
             by_requirement.setdefault(rid, []).append(test)
-    records_by_test: dict[str, list[Mapping[str, Any]]] = {}
-    for record in data.records:
-        records_by_test.setdefault(record.get("nodeid", ""), []).append(record)
-
-    requirements = [judge_requirement(req, data, by_requirement, records_by_test) for req in catalogue]
+    requirements = [judge_requirement(req, by_requirement.get(req.id, [])) for req in catalogue]
     areas = []
     for name, info in catalogue.areas.items():
         members = [r for r in requirements if r["area"] == name]
@@ -246,23 +179,21 @@ def build_record(data: SessionData, catalogue: Catalogue, *, run: Mapping[str, A
             "verdicts": verdict_counts(members),
             "must": must_summary(members),
         })
-    outcomes = Counter(t.get("outcome", "passed") for t in ordered)
+    outcomes = Counter(t.outcome for t in ordered)
     tests = []
     for test in ordered:
         entry: dict[str, Any] = {
-            "nodeid": test["nodeid"],
-            "outcome": test.get("outcome", "passed"),
-            "requirements": list(test.get("requirements") or []),
+            "nodeid": test.nodeid,
+            "outcome": test.outcome,
+            "requirements": list(test.requirements),
+            "duration_seconds": round(test.duration, 4),
+            "verdicts": {v.requirement: v.outcome for v in test.verdicts},
         }
-        if test["nodeid"] in data.durations:
-            entry["duration_seconds"] = round(data.durations[test["nodeid"]], 4)
-        if entry["outcome"] != "passed" and test.get("message"):
-            entry["message"] = _truncate(str(test["message"]), MESSAGE_LIMIT)
+        if entry["outcome"] != "passed" and test.message:
+            entry["message"] = _truncate(test.message, MESSAGE_LIMIT)
         tests.append(entry)
-    support = [
-        {"parameter": r["parameter"], "case": r["case"], "verdict": r["verdict"], "test": r.get("nodeid", "")}
-        for r in data.records if r["kind"] == "support"
-    ]
+    support = [{"parameter": r.parameter, "case": r.case, "verdict": r.verdict, "test": t.nodeid}
+               for t in ordered for r in t.support]
     cost = {k: int(data.cost.get(k, 0)) for k in ("requests", "prompt_tokens", "completion_tokens")}
     cost["total_tokens"] = cost["prompt_tokens"] + cost["completion_tokens"]
     return {
@@ -349,10 +280,6 @@ def load(path: str | Path) -> dict[str, Any]:
         shown = "\n  ".join(problems[:10]) + (f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else "")
         raise RunRecordError(f"{file}: does not match {SCHEMA_FILE}:\n  {shown}")
     return record
-
-
-def requirement_map(record: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {r["id"]: r for r in record["requirements"]}
 
 
 def label(record: Mapping[str, Any]) -> str:

@@ -1,10 +1,10 @@
-"""The pytest side of reports: ``--run-name`` / ``--reports-dir``, reports/<run>/run.json and
-junit.xml, and the Allure labels and report-wide files.
+"""The plugin's hand-off to chatconform.report: ``--run-name`` / ``--reports-dir``, the run record
+and JUnit file of reports/<run>/, and the Allure labels, attachments and report-wide files.
 
-Activated next to chatconform.plugin by the root conftest.py. The run record is written on the
-controller only (under pytest-xdist the controller's RunState already holds every worker's test
-reports and, once the workers are down, their cost), and only for a session that ran conformance
-tests (or was given --run-name), so chatconform's own self-tests leave reports/ alone.
+The report package never imports the plugin: this module gives it verdict records and plain
+data. The run record is written on the controller only (under pytest-xdist it holds every
+worker's results and, once the workers are down, their cost), and only for a session that ran
+conformance tests (or was given --run-name), so chatconform's own self-tests leave reports/ alone.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import time
-from collections import defaultdict
 from collections.abc import Generator, Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,11 +22,15 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from .. import __version__, spec
-from ..plugin import PROPERTY, STATE, RunState, configured_target, user_secrets
 from ..redaction import Redactor
+from ..report import allure as allure_report
+from ..report import junit, record
 from ..requirements import catalogue
-from . import allure as allure_report
-from . import evidence, junit, record
+from ..verdict import Verdict
+from .grading import STOPPED, VERDICTS
+from .markers import requirement_ids
+from .results import Results, results
+from .session import Session, configured_target, state
 
 REPORTS_DIR_INI = "chatconform_reports_dir"
 
@@ -61,7 +64,7 @@ def _strip_userinfo(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
-def target_info(config: pytest.Config, state: RunState) -> dict[str, Any]:
+def target_info(config: pytest.Config, session: Session) -> dict[str, Any]:
     """The target as the record describes it, without starting anything.
 
     Under xdist the controller never resolves the target (each worker does), so it falls back to
@@ -70,7 +73,7 @@ def target_info(config: pytest.Config, state: RunState) -> dict[str, Any]:
     faults = list(config.getoption("cc_reference_faults") or [])
     variations = list(config.getoption("cc_reference_variations") or [])
     try:
-        t = state.target or configured_target(config)
+        t = session.resolved_target or configured_target(config)
     except pytest.UsageError:
         return {"name": "unknown", "base_url": None, "embedded": False, "model": None, "profile": None,
                 "auth_style": None, "capabilities": [], "reference_faults": faults, "reference_variations": variations}
@@ -81,17 +84,10 @@ def target_info(config: pytest.Config, state: RunState) -> dict[str, Any]:
     }
 
 
-def _secrets(config: pytest.Config, state: RunState) -> list[str | None]:
-    """Every key the run may have used: the ones given to it and the embedded server's own."""
-    t = state.target
-    made = [t.api_key, t.restricted_api_key, t.rate_limit_probe] if t is not None else []
-    return made + user_secrets(config)
-
-
-def should_record(tests: Iterable[Mapping[str, Any]], named: bool) -> bool:
+def should_record(tests: Iterable[Any], named: bool) -> bool:
     """A session is recorded when it was named, or when a test in it cited a requirement;
     chatconform's own self-tests cite none, so they leave reports/ alone."""
-    return named or any(t.get("requirements") for t in tests)
+    return named or any(t.requirements for t in tests)
 
 
 def _ci() -> dict[str, str] | None:
@@ -109,41 +105,37 @@ class ReportCollector:
         self.is_worker = hasattr(config, "workerinput")
         self.started = datetime.now(timezone.utc)
         self._t0 = time.monotonic()
-        self.durations: dict[str, float] = defaultdict(float)
-        self.attachments: dict[str, list[dict[str, str]]] = {}
         self.written: Path | None = None
         self.must: dict[str, Any] | None = None
 
-    # -- labels ---------------------------------------------------------------------------
+    # -- Allure ----------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)  # before allure-pytest's selection by label (--allure-epics ...)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         if not config.pluginmanager.has_plugin("allure_pytest"):
             return
+        cat = catalogue()
+        base = config.getini(allure_report.CATALOGUE_URL_INI) or None
         for item in items:
-            for marker in allure_report.label_markers(item):
+            reqs = [cat[rid] for rid in requirement_ids(item) if rid in cat]
+            doc = getattr(getattr(item, "function", None), "__doc__", None)
+            for marker in allure_report.label_markers(reqs, doc, base):
                 item.add_marker(marker)
 
-    # -- evidence -------------------------------------------------------------------------
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(wrapper=True, trylast=True)  # after grading has attached the verdicts
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
         report = yield
-        if call.when == "call":
-            kept = item.stash.get(evidence.ATTACHMENTS, None)
-            if kept:
-                setattr(report, evidence.REPORT_ATTRIBUTE, kept)  # travels to the xdist controller
-        elif call.when == "teardown" and allure_report.enabled(item.config):
-            warnings = [v["message"] for k, v in item.user_properties
-                        if k == PROPERTY and isinstance(v, dict) and v.get("kind") == "warning"]
-            allure_report.mark_warning(item, warnings)
+        if not allure_report.enabled(item.config):
+            return report
+        graded = next((value for key, value in reversed(item.user_properties) if key == VERDICTS), None)
+        if call.when in ("call", "setup") and graded is not None and not getattr(item, "_cc_allured", False):
+            item._cc_allured = True  # type: ignore[attr-defined]
+            allure_report.file_verdicts([Verdict.from_dict(v) for v in graded["verdicts"]],
+                                        state(item.config).resolved_target,
+                                        state(item.config).exchanges_of(item), item.stash.get(STOPPED, None))
+        elif call.when == "teardown" and graded is not None:
+            warnings = [Verdict.from_dict(v) for v in graded["verdicts"] if v["outcome"] == "warning"]
+            allure_report.mark_warning(item.config.pluginmanager.getplugin("allure_listener"), warnings)
         return report
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self.is_worker:
-            return
-        self.durations[report.nodeid] += report.duration
-        kept = getattr(report, evidence.REPORT_ATTRIBUTE, None)
-        if kept:
-            self.attachments[report.nodeid] = kept
 
     # -- the record -----------------------------------------------------------------------
     def _reports_dir(self) -> Path:
@@ -152,18 +144,18 @@ class ReportCollector:
             return self.config.invocation_params.dir / option
         return self.config.rootpath / (self.config.getini(REPORTS_DIR_INI) or "reports")
 
-    @pytest.hookimpl(trylast=True)  # after RunState has added the controller's own cost
+    @pytest.hookimpl(trylast=True)  # after Results has added the controller's own cost
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker or self.config.option.collectonly:
             return
-        state = self.config.stash.get(STATE, None)
-        if state is None:
-            return
+        session = state(self.config)
+        collected: Results = results(self.config)
+        tests = collected.tests
         named = self.config.getoption("cc_run_name")
-        if not should_record(state.tests.values(), named=bool(named)):
+        if not should_record(tests, named=bool(named)):
             return
         finished = datetime.now(timezone.utc)
-        target = target_info(self.config, state)
+        target = target_info(self.config, session)
         name = named or record.default_run_name(target["name"], self.started)
         run_dir = self._reports_dir() / name
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -179,7 +171,7 @@ class ReportCollector:
             "finished": record.iso(finished),
             "duration_seconds": round(time.monotonic() - self._t0, 3),
             "exit_status": int(exitstatus),
-            "strict": bool(state.strict),
+            "strict": bool(session.strict),
             "selection": {
                 "args": [str(a) for a in self.config.args],
                 "keyword": self.config.option.keyword or "",
@@ -187,16 +179,13 @@ class ReportCollector:
             },
             "ci": _ci(),
         }
-        data = record.SessionData(
-            tests=list(state.tests.values()), records=list(state.records), cost=dict(state.cost),
-            attachments=self.attachments, durations=dict(self.durations),
-        )
+        data = record.SessionData(tests=tests, cost=dict(collected.cost))
         artifacts = {
             "junit": "junit.xml",
             "allure_results": os.path.relpath(alluredir, run_dir) if alluredir else None,
         }
         result = record.build_record(data, cat, run=run, target=target, versions=versions, artifacts=artifacts)
-        redactor = Redactor(_secrets(self.config, state))
+        redactor = Redactor(session.secrets())
         text = redactor.text(json.dumps(result, indent=1, ensure_ascii=False))
         (run_dir / record.RUN_FILE).write_text(text + "\n", encoding="utf-8")
         clean = json.loads(text)

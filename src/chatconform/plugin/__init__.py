@@ -1,0 +1,30 @@
+"""chatconform's pytest plugin, found through the ``pytest11`` entry point (pyproject.toml).
+
+Registered before pytest reads the command line, so ``--model /an/existing/path`` is an option
+value, not a test path. Each concern is a module of its own, each a pytest plugin:
+
+- ``options``: the command-line options, ini keys and environment fallbacks, checked at start-up;
+- ``markers``: ``requirement`` / ``capability`` markers, unknown IDs, ``-k`` by requirement ID;
+- ``session``: the target, the client and the exchanges each test relied on;
+- ``embedded``: the reference server started for a run without ``--base-url``;
+- ``grading``: checks' observations and a test's exceptions turned into verdict records;
+- ``results``: the controller's collection of every test's verdicts, ``--results-json``;
+- ``summary``: the terminal summary, by requirement;
+- ``reporting``: hands the records to chatconform.report (run record, JUnit, Allure);
+- ``fixtures``: ``target``, ``client``, ``shared``, ``record``;
+- ``fuzz``: the property-test options and the ``fuzz`` fixture.
+
+Nothing costly happens until a test asks for the target, so ``pytest tests`` starts no server.
+"""
+
+pytest_plugins = [
+    "chatconform.plugin.options",
+    "chatconform.plugin.markers",
+    "chatconform.plugin.session",
+    "chatconform.plugin.grading",
+    "chatconform.plugin.results",
+    "chatconform.plugin.summary",
+    "chatconform.plugin.reporting",
+    "chatconform.plugin.fixtures",
+    "chatconform.plugin.fuzz",
+]

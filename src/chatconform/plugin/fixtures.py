@@ -1,0 +1,58 @@
+"""The fixtures suites use: ``target``, ``client``, ``shared`` and ``record``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ..client import Client
+from ..target import Target
+from . import grading
+from .session import state
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Target:
+    return state(pytestconfig).target()
+
+
+@pytest.fixture(scope="session")
+def client(pytestconfig: pytest.Config) -> Client:
+    return state(pytestconfig).client()
+
+
+@pytest.fixture(scope="session")
+def shared(pytestconfig: pytest.Config) -> Any:
+    """``shared(key, make)``: one exchange per key per session, reused by every test that asks.
+
+    Vendors bill each request, so parametrized tests that judge one response share it.
+    """
+    cache: dict[str, Any] = {}
+    session = state(pytestconfig)
+
+    def get(key: str, make: Any) -> Any:
+        if key not in cache:
+            cache[key] = make()
+        session.used(cache[key])
+        return cache[key]
+
+    return get
+
+
+class Recorder:
+    """Informational observations and support-table rows for one test."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.item = item
+
+    def info(self, requirement: str, message: str) -> None:
+        grading.note(self.item, requirement, message)
+
+    def support(self, parameter: str, case: str, verdict: str) -> None:
+        grading.support(self.item, parameter, case, verdict)
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest) -> Recorder:
+    return Recorder(request.node)

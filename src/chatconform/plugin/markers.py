@@ -1,0 +1,53 @@
+"""The ``requirement`` and ``capability`` markers: IDs checked against the catalogue at collection,
+and made selectable, so ``-k stream.done-terminates`` (the ID a failure shows) or ``-k streaming``
+(an area) picks the tests that enforce it."""
+
+from __future__ import annotations
+
+import pytest
+
+from ..failures import Unsupported
+from ..requirements import catalogue
+
+
+def requirement_ids(item: pytest.Item) -> list[str]:
+    ids: list[str] = []
+    for marker in item.iter_markers("requirement"):
+        ids += [a for a in marker.args if a not in ids]
+    return ids
+
+
+def capabilities(item: pytest.Item) -> list[str]:
+    return [cap for marker in item.iter_markers("capability") for cap in marker.args]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requirement(*ids): the requirement IDs (specs/requirements.yaml) a test enforces")
+    config.addinivalue_line("markers", "capability(name): the optional capability a test depends on")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so requirement IDs can be selected
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cat = catalogue()
+    unknown = []
+    for item in items:
+        ids = requirement_ids(item)
+        for rid in ids:
+            if rid not in cat:
+                unknown.append(f"{item.nodeid}: {rid!r}")
+            else:
+                item.extra_keyword_matches.update((rid, cat[rid].area))
+    if unknown:
+        raise pytest.UsageError("unknown requirement IDs (not in specs/requirements.yaml):\n  " + "\n  ".join(unknown))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A missing capability skips the test before its fixtures spend a request (graded unsupported)."""
+    needed = capabilities(item)
+    if needed:
+        from .session import state
+
+        target = state(item.config).target()
+        for cap in needed:
+            if not target.has(cap):
+                raise Unsupported(cap, f"not declared by profile {target.profile.name} / --capabilities")

@@ -1,0 +1,206 @@
+"""The run's target and client, and the exchanges each test relied on.
+
+Resolved lazily: a run that never asks for the target (the self-tests) starts no server, and each
+xdist worker resolves its own (an embedded target: its own server, which keeps workers apart).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from ..client import Auth, Client, ClientSettings, Exchange
+from ..redaction import Redactor
+from ..requirements import catalogue
+from ..target import AUTH_STYLES, Target, load_profile
+from . import options
+
+DEFAULT_MODEL = "chatconform-reference"
+STATE: pytest.StashKey[Session] = pytest.StashKey()
+
+
+def configured_target(config: pytest.Config) -> Target:
+    """The target as the options describe it, starting nothing: an embedded target has no base URL
+    until its server runs (Session.target). Every problem is one pytest.UsageError line."""
+    base_url = config.getoption("base_url") or os.environ.get("OPENAI_BASE_URL")
+    embedded = not base_url
+    try:
+        profile = load_profile(options.setting(config, "profile") or ("reference" if embedded else "generic"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--profile: {exc}") from None
+    auth_style = options.setting(config, "auth_style") or profile.auth_style
+    if auth_style not in AUTH_STYLES:
+        raise pytest.UsageError(f"--auth-style must be one of {', '.join(AUTH_STYLES)}, not {auth_style!r}")
+    model = options.setting(config, "model") or (DEFAULT_MODEL if embedded else None)
+    if not model:
+        raise pytest.UsageError("--model is required with --base-url (or set CHATCONFORM_MODEL)")
+    caps = options.setting(config, "capabilities")
+    if caps:
+        capabilities = frozenset(c.strip() for c in caps.split(",") if c.strip())
+        known = catalogue().capabilities
+        unknown = sorted(capabilities - set(known))
+        if unknown:
+            raise pytest.UsageError(f"--capabilities: unknown {', '.join(map(repr, unknown))}; "
+                                    f"known: {', '.join(sorted(known))}")
+    else:
+        capabilities = profile.capabilities
+    base_url = (base_url or "").rstrip("/")
+    if base_url:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise pytest.UsageError(f"--base-url {base_url!r}: give an http:// or https:// URL with a host")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number in range
+        except ValueError:
+            raise pytest.UsageError(f"--base-url {base_url!r}: the port is not a number from 1 to 65535") from None
+        if parts.path in ("", "/"):
+            base_url = base_url.split("?", 1)[0].rstrip("/") + profile.base_path + (
+                f"?{parts.query}" if parts.query else "")  # a bare host: the profile knows the API's prefix
+    return Target(
+        base_url=base_url,
+        model=model,
+        profile=profile,
+        auth_style=auth_style,
+        api_key=options.setting(config, "api_key"),
+        restricted_api_key=options.setting(config, "restricted_api_key"),
+        rate_limit_probe=options.setting(config, "rate_limit_probe"),
+        embedded=embedded,
+        capabilities=capabilities,
+        headers=options.headers(config),
+        url_parameters=_url_parameters(config, profile, model),
+    )
+
+
+def _url_parameters(config: pytest.Config, profile: Any, model: str) -> dict[str, str]:
+    params = {"model": model}
+    deployment = options.setting(config, "deployment")
+    api_version = options.setting(config, "api_version")
+    if deployment:
+        params["deployment"] = deployment
+    if api_version:
+        params["api_version"] = api_version
+    return params
+
+
+def user_secrets(config: pytest.Config) -> list[str | None]:
+    """Every key given to the run, for redaction (the embedded server's keys are added when made)."""
+    return [options.setting(config, name) for name in ("api_key", "restricted_api_key", "rate_limit_probe")]
+
+
+class Session:
+    """Per process: the target, the client, the embedded server, the current test's exchanges."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.is_worker = hasattr(config, "workerinput")
+        self.strict = options.strict(config)
+        self._target: Target | None = None
+        self._client: Client | None = None
+        self.server: Any = None
+        self.current_exchanges: list[Exchange] | None = None
+
+    @property
+    def resolved_target(self) -> Target | None:
+        return self._target
+
+    def target(self) -> Target:
+        if self._target is None:
+            from .embedded import start_embedded
+
+            target = configured_target(self.config)
+            if target.embedded:
+                try:
+                    self.server, target = start_embedded(self.config, target)
+                except RuntimeError as exc:  # the embedded server did not start: no test can run
+                    pytest.exit(f"chatconform: {exc}", returncode=3)
+            self._target = target
+        return self._target
+
+    def client(self) -> Client:
+        if self._client is None:
+            timeout = options.number(self.config, "request_timeout")
+            settings = ClientSettings(read_timeout=timeout, total_timeout=2 * timeout)
+            t = self.target()
+            auth = Auth(t.auth_style, t.api_key) if t.api_key else None
+            secrets = [t.api_key, t.restricted_api_key, t.rate_limit_probe, *t.secret_header_values()]
+            self._client = Client(t.base_url, auth, settings, Redactor(secrets), extra_headers=t.headers,
+                                  url_for=t.url_for)
+            self._client.observers.append(self._observe)
+        return self._client
+
+    @property
+    def cost(self) -> Any:
+        return self._client.cost if self._client is not None else None
+
+    def secrets(self) -> list[str | None]:
+        t = self._target
+        made = [t.api_key, t.restricted_api_key, t.rate_limit_probe, *t.secret_header_values()] if t else []
+        return made + user_secrets(self.config)
+
+    # -- what each test relied on ------------------------------------------------------------
+    def _observe(self, exchange: Exchange) -> None:
+        if self.current_exchanges is not None:
+            self.current_exchanges.append(exchange)
+
+    def used(self, exchange: Any) -> None:
+        """A cached exchange a test reuses: attach it to that test too, not only to the first."""
+        if isinstance(exchange, Exchange) and self.current_exchanges is not None and exchange not in self.current_exchanges:
+            self.current_exchanges.append(exchange)
+
+    def forget(self, exchange: Exchange) -> None:
+        """Leave an exchange out of the current test's evidence (a property test sends hundreds;
+        only the failing one is worth keeping, and a failure names its own)."""
+        if self.current_exchanges and exchange in self.current_exchanges:
+            self.current_exchanges.remove(exchange)
+
+    def exchanges_of(self, item: pytest.Item) -> list[Exchange]:
+        found = list(self.current_exchanges or [])
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, Exchange) and value not in found:
+                found.append(value)
+        return found
+
+    # -- hooks -------------------------------------------------------------------------------
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.current_exchanges = []
+
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        self.current_exchanges = None
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self.server is not None:
+            self.server.stop()
+
+
+def state(config: pytest.Config) -> Session:
+    return config.stash[STATE]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    session = Session(config)
+    config.stash[STATE] = session
+    config.pluginmanager.register(session, "chatconform-session")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from .. import __version__, spec
+
+    # the self-tests (pytest tests) name no target: no header for them
+    if not (options.targets_something(config) or any("suites" in str(a) for a in config.args)):
+        return []
+    try:
+        t = configured_target(config)
+    except pytest.UsageError:
+        return []  # reported when a test first needs the target
+    where = t.base_url or "the embedded reference server (started on first use)"
+    return [
+        f"chatconform {__version__}: target {where}, model {t.model}, profile {t.profile.name}, auth {t.auth_style}",
+        f"chatconform: spec {spec.version()}, {len(list(catalogue()))} requirements, "
+        f"{'strict (SHOULD fails)' if options.strict(config) else 'SHOULD violations are warnings'}",
+    ]
