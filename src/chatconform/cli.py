@@ -52,6 +52,9 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--list-faults", action="store_true",
                        help="print the catalogue of faults, variations and hostile behaviours, and exit")
     serve.add_argument("--markdown", action="store_true", help="with --list-faults: as Markdown tables")
+    serve.add_argument("--profile", default="reference", metavar="NAME",
+                       help="emulate a provider profile from specs/profiles (paths, auth, required headers, "
+                            "error types, vendor fields); default reference")
     serve.set_defaults(handler=_run_serve)
 
 
@@ -71,10 +74,17 @@ def _run_serve(args: argparse.Namespace) -> int:
     if args.rate_limited_api_key and args.rate_limit is None:
         print("chatconform serve: --rate-limited-api-key needs --rate-limit RPM", file=sys.stderr)
         return 2
+    from chatconform.profiles import load_profile
+
+    try:
+        load_profile(args.profile)
+    except ValueError as exc:
+        print(f"chatconform serve: {exc}", file=sys.stderr)
+        return 2
     config = ServerConfig(api_key=args.api_key, restricted_api_key=args.restricted_api_key, models=args.models,
                           rate_limit_rpm=args.rate_limit, rate_limited_api_key=args.rate_limited_api_key,
                           max_body_bytes=args.max_body_bytes, faults=tuple(args.fault),
-                          variations=tuple(args.variation))
+                          variations=tuple(args.variation), profile=args.profile)
     return serve(config, host=args.host, port=args.port, log_level=args.log_level)
 
 

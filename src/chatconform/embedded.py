@@ -18,9 +18,11 @@ LISTENING = re.compile(r"listening on (http://\S+)")
 
 
 class EmbeddedServer:
-    def __init__(self, api_key: str, models: Sequence[str] = (), extra_args: Sequence[str] = ()) -> None:
+    def __init__(self, api_key: str, models: Sequence[str] = (), extra_args: Sequence[str] = (),
+                 profile: str | None = None) -> None:
         self.api_key = api_key
         self.models = list(models)
+        self.profile = profile  # specs/profiles name to emulate; None: the server's default (reference)
         self.extra_args = list(extra_args)
         self.base_url: str | None = None
         self._proc: subprocess.Popen[str] | None = None
@@ -31,6 +33,8 @@ class EmbeddedServer:
         cmd += ["--api-key", self.api_key]
         if self.models:
             cmd += ["--models", ",".join(self.models)]
+        if self.profile:
+            cmd += ["--profile", self.profile]
         cmd += self.extra_args
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self._proc = subprocess.Popen(

@@ -3,46 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+import re
 from urllib.parse import urlsplit
 
-from .paths import specs_dir
-from .spec import load_yaml
+# the profile format lives in the spec layer (the reference server reads it too); re-exported here
+from .profiles import AUTH_STYLES, Profile, load_profile, profile_names
 
-AUTH_STYLES = ("bearer", "api-key")
+__all__ = ["AUTH_STYLES", "Profile", "Target", "load_profile", "profile_names"]
 
-
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    description: str = ""
-    base_path: str = "/v1"
-    auth_style: str = "bearer"
-    capabilities: frozenset[str] = frozenset()
-    extensions: dict[str, Any] = field(default_factory=dict)
-    conventions: dict[str, Any] = field(default_factory=dict)
-
-
-def profile_names() -> list[str]:
-    return sorted(p.stem for p in (specs_dir() / "profiles").glob("*.yaml"))
-
-
-@lru_cache(maxsize=None)
-def load_profile(name: str) -> Profile:
-    path = specs_dir() / "profiles" / f"{name}.yaml"
-    if not path.is_file():
-        raise ValueError(f"unknown profile {name!r}; known profiles: {', '.join(profile_names())}")
-    raw = load_yaml(f"profiles/{name}.yaml")
-    return Profile(
-        name=raw["name"],
-        description=raw.get("description", ""),
-        base_path=raw.get("base_path", "/v1"),
-        auth_style=raw.get("auth_style", "bearer"),
-        capabilities=frozenset(raw.get("capabilities") or ()),
-        extensions=dict(raw.get("extensions") or {}),
-        conventions=dict(raw.get("conventions") or {}),
-    )
+SECRET_HEADER = re.compile(r"key|token|secret|auth|password|cookie|signature|credential", re.I)
 
 
 @dataclass(frozen=True)
@@ -56,6 +25,20 @@ class Target:
     rate_limit_probe: str | None = field(default=None, repr=False)  # a key with a tiny rate limit (429)
     embedded: bool = False
     capabilities: frozenset[str] = frozenset()
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # --header: sent on every request
+    url_parameters: dict[str, str] = field(default_factory=dict)  # model, deployment, api_version
+
+    def url_for(self, path: str) -> str:
+        """The vendor's URL for an OpenAI path the suites speak (``/chat/completions``, ...): the
+        profile's template decides (Azure deployments, ``?api-version``, a root-mounted server)."""
+        url = getattr(self.profile, "url", None)
+        if url is None:
+            return self.base_url.rstrip("/") + path
+        return url(self.base_url, path, self.url_parameters)
+
+    def secret_header_values(self) -> list[str]:
+        """Values of --header headers that look like credentials: redacted like the key."""
+        return [v for k, v in self.headers.items() if SECRET_HEADER.search(k) and v]
 
     @property
     def name(self) -> str:

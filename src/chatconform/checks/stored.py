@@ -121,3 +121,97 @@ def unknown_id_404(exchange: Exchange) -> None:
 def not_stored_404(exchange: Exchange) -> None:
     """A completion created without store: true is not retrievable."""
     client_error_status(exchange, (404,), "stored.retrieve-not-stored-404")
+
+
+# -- the rest of OpenAI's stored surface: list, update, delete ----------------------------------
+COMPLETION_LIST_SCHEMA = "ChatCompletionList"
+DELETED_SCHEMA = "ChatCompletionDeleted"
+
+
+def listed_ids(exchange: Exchange) -> list[Any]:
+    """The ids on a page of completions (never raises)."""
+    try:
+        data = exchange.json().get("data")
+    except (ValueError, AttributeError):
+        return []
+    return [c.get("id") if isinstance(c, dict) else c for c in data or []]
+
+
+@check("stored.list-envelope")
+def list_envelope(exchange: Exchange) -> None:
+    """GET /chat/completions: a list of chat.completion objects, valid against ChatCompletionList."""
+    requirement = "stored.list-envelope"
+    check_schema(success_object(exchange, requirement), COMPLETION_LIST_SCHEMA, requirement, exchange)
+
+
+@check("stored.list-metadata-filter")
+def list_metadata_filter(exchange: Exchange, created_ids: list[str], metadata: dict[str, str]) -> None:
+    """A listing filtered by metadata holds every completion created with those pairs (all of
+    `created_ids`) and nothing whose metadata lacks one of them."""
+    requirement = "stored.list-metadata-filter"
+    data = success_object(exchange, requirement).get("data")
+    if not isinstance(data, list):
+        raise ConformanceFailure(requirement, "data: a list of completions", data, exchange)
+    listed = listed_ids(exchange)
+    missing = [i for i in created_ids if i not in listed]
+    if missing:
+        raise ConformanceFailure(requirement, f"the completions created with metadata {metadata}: {created_ids}",
+                                 f"listed {listed}; missing {missing}", exchange)
+    for n, item in enumerate(data):
+        held = item.get("metadata") if isinstance(item, dict) else None
+        held = held if isinstance(held, dict) else {}
+        if any(held.get(k) != v for k, v in metadata.items()):
+            raise ConformanceFailure(requirement, f"only completions whose metadata has {metadata}",
+                                     f"{item.get('id') if isinstance(item, dict) else item!r} with metadata "
+                                     f"{held}", exchange, where=f"data[{n}]")
+
+
+@check("stored.list-pagination")
+def list_pagination(pages: list[Exchange], expected_ids: list[str], *, limit: int, order: str) -> None:
+    """Paging through a filtered listing with `limit` and `after` yields `expected_ids` (in
+    `order`), `limit` at a time, has_more true on every page but the last."""
+    requirement = "stored.list-pagination"
+    seen: list[Any] = []
+    for n, page in enumerate(pages):
+        body = success_object(page, requirement)
+        ids = listed_ids(page)
+        if len(ids) > limit:
+            raise ConformanceFailure(requirement, f"at most limit={limit} completions a page", ids, page,
+                                     where=f"page {n + 1}")
+        last = n == len(pages) - 1
+        if body.get("has_more") is not (not last):
+            raise ConformanceFailure(requirement, f"has_more {not last} on page {n + 1} of {len(pages)}",
+                                     f"has_more {body.get('has_more')!r}", page)
+        seen += ids
+    wanted = list(expected_ids) if order == "asc" else list(reversed(expected_ids))
+    if seen != wanted:
+        raise ConformanceFailure(requirement, f"the completions in {order} order of creation, paged with after: "
+                                              f"{wanted}", seen, pages[-1])
+
+
+@check("stored.update-metadata")
+def update_metadata(updated: Exchange, retrieved: Exchange, completion_id: str, metadata: dict[str, str]) -> None:
+    """The update answers with the completion carrying the new metadata, and so does a retrieval."""
+    requirement = "stored.update-metadata"
+    for exchange, what in ((updated, "the update's answer"), (retrieved, "a later retrieval")):
+        body = success_object(exchange, requirement)
+        check_schema(body, COMPLETION_SCHEMA, requirement, exchange)
+        if body.get("id") != completion_id:
+            raise ConformanceFailure(requirement, f"{what}: completion {completion_id!r}", f"id {body.get('id')!r}",
+                                     exchange)
+        if body.get("metadata") != metadata:
+            raise ConformanceFailure(requirement, f"{what}: metadata {metadata}", f"metadata {body.get('metadata')!r}",
+                                     exchange)
+
+
+@check("stored.delete")
+def delete(deleted: Exchange, afterwards: Exchange, completion_id: str) -> None:
+    """DELETE answers chat.completion.deleted for the id with deleted true; the id is then 404."""
+    requirement = "stored.delete"
+    body = success_object(deleted, requirement)
+    check_schema(body, DELETED_SCHEMA, requirement, deleted)
+    expected = {"object": "chat.completion.deleted", "id": completion_id, "deleted": True}
+    if {k: body.get(k) for k in expected} != expected:
+        raise ConformanceFailure(requirement, expected, {k: body.get(k) for k in expected}, deleted)
+    if afterwards.status != 404:
+        raise ConformanceFailure(requirement, "404 for the deleted id", afterwards.excerpt(), afterwards)

@@ -1,14 +1,20 @@
-"""The Starlette application: routes under /v1, headers on every response, errors as envelopes.
+"""The Starlette application: routes under the profile's base path (/v1 for `reference`),
+headers on every response, errors as envelopes.
 
 Order of checks for a request: route and method (404/405, no key needed, like OpenAI's
-"Invalid URL"), authentication (401), permission (403), rate limit (429), body size (413),
-JSON and schema validation (400), model (404), then generation.
+"Invalid URL"), authentication (401), the profile's required headers and query parameters
+(400), permission (403), rate limit (429), body size (413), JSON and schema validation (400),
+model (404), then generation.
+
+Routes, accepted auth headers, required headers, error types and vendor fields come from the
+profile (`ServerConfig.profile`, specs/profiles/), read through chatconform.profiles like the suite.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 
@@ -21,6 +27,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatconform.profiles import load_profile
+from chatconform.reference import emulation
 from chatconform.reference.auth import authenticate, check_permission
 from chatconform.reference.completion import completion_body, stream_chunks
 from chatconform.reference.config import ServerConfig
@@ -41,10 +49,13 @@ class ResponseHeaders:
     """Adds x-request-id and the x-ratelimit-* headers to every response, errors included, and
     turns an unhandled exception into a 500 envelope (never a traceback)."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, faults: Faults):
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, faults: Faults, request_id_header: str = "x-request-id",
+                 error_types: dict[int, str] | None = None):
         self.app = app
         self.limiter = limiter
         self.faults = faults
+        self.request_id_header = request_id_header
+        self.error_types = error_types
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,6 +71,8 @@ class ResponseHeaders:
                 started = True
                 headers = MutableHeaders(scope=message)
                 headers["x-request-id"] = request_id
+                if self.request_id_header != "x-request-id":
+                    headers[self.request_id_header] = request_id  # Azure's apim-request-id as well
                 for name, value in self.limiter.headers(state.get(_STATE_KEY)).items():
                     headers[name] = value
                 self.faults.headers(headers, message["status"])
@@ -73,6 +86,8 @@ class ResponseHeaders:
                 raise  # mid-stream: the status line is gone, the connection just ends
             error = APIError(500, "The server had an error while processing your request. "
                                   f"Include the request ID {request_id} when reporting it.", code="internal_error")
+            if self.error_types:
+                error.types = self.error_types
             await self.faults.error_response(error)(scope, receive, send_with_headers)
 
 
@@ -135,6 +150,28 @@ def _query_int(request: Request, name: str, default: int, low: int, high: int) -
     return value
 
 
+_METADATA_KEY = re.compile(r"^metadata\[(.+)\]$")
+
+
+def _metadata_filter(request: Request) -> dict[str, str]:
+    """`metadata[k]=v` pairs of the query (OpenAI's list filter, deepObject style)."""
+    out = {}
+    for name, value in request.query_params.multi_items():
+        m = _METADATA_KEY.match(name)
+        if m:
+            out[m.group(1)] = value
+        elif name == "metadata" or name.startswith("metadata["):
+            raise invalid_request(f"Invalid query parameter {name!r}: use metadata[key]=value.", "metadata")
+    return out
+
+
+def _order(request: Request) -> str:
+    order = request.query_params.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise invalid_request(f"Invalid value for 'order': {order!r} is not one of 'asc', 'desc'.", "order")
+    return order
+
+
 def create_app(config: ServerConfig | None = None) -> Starlette:
     """The app; with a hostile behaviour in config.faults it sits behind a raw ASGI layer that
     forwards attribute access (`.state`) to it."""
@@ -142,18 +179,32 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     faults = Faults(config.faults, config.variations)  # the catalogue's deviations; none by default
     limiter = RateLimiter(config.rate_limit_rpm, only_key=config.rate_limited_api_key)
     store = CompletionStore(config.store_capacity)
+    profile = load_profile(config.profile)
     schema_validator("CreateChatCompletionRequest")  # a broken spec fails at startup, not per request
+    routes = {op: emulation.route_path(profile, canonical) for op, canonical in emulation.OPERATIONS.items()}
+    served_models: dict[str, None] = dict.fromkeys(config.models or (emulation.PROVIDER,))
 
-    def admit(request: Request) -> str:
+    def admit(request: Request, operation: str) -> str:
         key = faults.authenticate(request.headers, lambda headers: authenticate(config, headers))
         request.state.chatconform_api_key = key  # from now on the headers describe this key's window
+        for name, description in profile.required_headers.items():
+            if not request.headers.get(name, "").strip():
+                raise APIError(400, f"Missing required header '{name}' ({description}) "
+                                    f"for profile {profile.name}.", param=name, code="missing_required_header")
+        for name in routes[operation][1]:
+            if not request.query_params.get(name, "").strip():
+                raise APIError(400, f"Missing required query parameter '{name}' (profile {profile.name}: "
+                                    f"{request.url.path}?{name}=...).", param=name, code="missing_required_parameter")
         check_permission(config, key)
         limiter.acquire(key)
         return key
 
     async def create_completion(request: Request) -> Response:
-        key = admit(request)
+        key = admit(request, "create")
         parsed = faults.request(_parse_json(await _read_body(request, config.max_body_bytes)))
+        if profile.model_in_path and isinstance(parsed, dict):
+            # the deployment in the URL is the model; a body model is ignored, as by Azure
+            parsed = {**parsed, "model": request.path_params.get("deployment", parsed.get("model"))}
         try:
             body = validate_request(parsed)
         except APIError as error:
@@ -161,6 +212,9 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             if in_band is None:
                 raise
             return sse_response(in_band, faults.framing)
+        problem = emulation.model_id_problem(profile, body["model"])
+        if problem:
+            raise APIError(404, problem, param="model", code="model_not_found")
         validate_models(body, config.models)
         faults.gate()
         generation = generate(faults.generation(body))
@@ -168,13 +222,17 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
                                      created=int(time.time()), model=body["model"])
         if body.get("metadata") is not None:
             completion["metadata"] = body["metadata"]
+        completion = emulation.decorate_completion(profile, completion, body)
+        served_models.setdefault(body["model"])
         if faults.store(body):
             store.put(completion, body["messages"])
         limiter.charge_tokens(key, completion["usage"]["total_tokens"])
         ctx = Context(body, completion)
         if body.get("stream") is True:
             include_usage = (body.get("stream_options") or {}).get("include_usage") is True
-            items = faults.chunks([*stream_chunks(generation, completion, include_usage), DONE], ctx)
+            chunks = emulation.decorate_chunks(profile, list(stream_chunks(generation, completion, include_usage)),
+                                               completion)
+            items = faults.chunks([*chunks, DONE], ctx)
             return sse_response(items, faults.framing)
         return faults.json_response(faults.completion(completion, ctx))
 
@@ -186,16 +244,68 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         return found
 
     async def get_completion(request: Request) -> Response:
-        admit(request)
+        admit(request, "completion")
         return faults.json_response(stored(request, "completion").completion)
 
+    async def update_completion(request: Request) -> Response:
+        admit(request, "completion")
+        parsed = _parse_json(await _read_body(request, config.max_body_bytes))
+        if not isinstance(parsed, dict) or "metadata" not in parsed:
+            raise invalid_request("Missing required parameter: 'metadata'.", "metadata", "missing_required_parameter")
+        unknown = sorted(set(parsed) - {"metadata"})
+        if unknown:
+            raise invalid_request(f"Unrecognized request argument supplied: {unknown[0]}. Only 'metadata' can be "
+                                  "updated.", unknown[0], "unknown_parameter")
+        metadata = parsed["metadata"]
+        errors = schema_validator("Metadata").iter_errors(metadata) if metadata is not None else ()
+        error = next(iter(errors), None)
+        if error is not None:
+            raise invalid_request(f"Invalid value for 'metadata': {error.message}", "metadata")
+        found = stored(request, "completion")
+        return faults.json_response(store.update_metadata(found.completion["id"], metadata))
+
+    async def delete_completion(request: Request) -> Response:
+        admit(request, "completion")
+        found = stored(request, "completion")
+        store.delete(found.completion["id"])
+        return faults.json_response({"object": "chat.completion.deleted", "id": found.completion["id"],
+                                     "deleted": True})
+
+    async def list_completions(request: Request) -> Response:
+        admit(request, "list")
+        limit = _query_int(request, "limit", 20, 1, 100)
+        order = _order(request)
+        model = request.query_params.get("model")
+        matching = store.completions(model, _metadata_filter(request))
+        after = request.query_params.get("after")
+        page = store.page(matching, after, limit, order)
+        if page is None:
+            raise invalid_request(f"Invalid value for 'after': no stored completion with id {after!r} in this "
+                                  "listing.", "after")
+        return faults.json_response(page)
+
+    async def list_models(request: Request) -> Response:
+        admit(request, "models")
+        return faults.json_response({"object": "list", "data": [_model(m) for m in served_models]})
+
+    async def get_model(request: Request) -> Response:
+        admit(request, "model")
+        model = request.path_params["model"]
+        if model not in served_models:  # configured, or (with any model accepted) already served
+            raise APIError(404, f"The model '{model}' does not exist or you do not have access to it.",
+                           param="model", code="model_not_found")
+        return faults.json_response(_model(model))
+
+    def _model(model_id: str) -> dict:
+        # created: a fixed instant, so a listing is byte-identical from run to run
+        owner = model_id.split("/", 1)[0] if "/" in model_id else "chatconform"
+        return {"id": model_id, "object": "model", "created": MODEL_CREATED, "owned_by": owner}
+
     async def get_messages(request: Request) -> Response:
-        admit(request)
+        admit(request, "messages")
         found = stored(request, "messages")
         limit = _query_int(request, "limit", 20, 1, 100)
-        order = request.query_params.get("order", "asc")
-        if order not in ("asc", "desc"):
-            raise invalid_request(f"Invalid value for 'order': {order!r} is not one of 'asc', 'desc'.", "order")
+        order = _order(request)
         after = request.query_params.get("after")
         page = store.page(found.messages, after, limit, order)
         if page is None:
@@ -203,9 +313,14 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
                                   "after")
         return faults.json_response(faults.listing(page))
 
+    def typed(error: APIError) -> APIError:
+        if profile.error_types:
+            error.types = profile.error_types
+        return error
+
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, APIError)
-        return faults.error_response(exc)
+        return faults.error_response(typed(exc))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -217,18 +332,44 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             error = APIError(404, f"Invalid URL ({where}).", code="unknown_url")
         else:
             error = APIError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
-        return faults.error_response(error)
+        return faults.error_response(typed(error))
 
     app = Starlette(
-        routes=[
-            Route("/v1/chat/completions", create_completion, methods=["POST"]),
-            Route("/v1/chat/completions/{completion_id}", get_completion, methods=["GET"]),
-            Route("/v1/chat/completions/{completion_id}/messages", get_messages, methods=["GET"]),
-        ],
-        middleware=[Middleware(ResponseHeaders, limiter=limiter, faults=faults)],
+        routes=_routes(routes, {
+            "create": {"POST": create_completion},
+            "list": {"GET": list_completions},
+            "completion": {"GET": get_completion, "POST": update_completion, "DELETE": delete_completion},
+            "messages": {"GET": get_messages},
+            "models": {"GET": list_models},
+            "model": {"GET": get_model},
+        }),
+        middleware=[Middleware(ResponseHeaders, limiter=limiter, faults=faults,
+                               request_id_header=profile.request_id_header, error_types=profile.error_types or None)],
         exception_handlers={APIError: api_error, HTTPException: http_error},
     )
     app.router.redirect_slashes = False  # "/v1/chat/completions/" is not a route, not a redirect
     app.state.config = config
     app.state.faults = faults
+    app.state.profile = profile
     return faults.wrap(app)  # type: ignore[return-value]
+
+
+MODEL_CREATED = 1_700_000_000  # 2023-11-14: a fixed `created` for every listed model
+
+
+def _routes(paths: dict[str, tuple[str, dict[str, str]]], handlers: dict[str, dict[str, object]]) -> list[Route]:
+    """One Route per path, with every method the operations there serve (list and create share
+    /chat/completions). Under a profile that routes only some operations (Azure: create alone),
+    the others stay at base + path."""
+    by_path: dict[str, dict[str, object]] = {}
+    for operation, methods in handlers.items():
+        path = paths[operation][0]
+        by_path.setdefault(path, {}).update(methods)
+    out = []
+    for path, methods in by_path.items():
+        async def endpoint(request: Request, _methods=methods) -> Response:
+            handler = _methods.get(request.method) or _methods["GET"]  # HEAD is served as GET
+            return await handler(request)  # type: ignore[operator]
+
+        out.append(Route(path, endpoint, methods=list(methods)))
+    return out

@@ -1,6 +1,7 @@
 """API keys: `Authorization: Bearer <key>` (scheme case-insensitive, RFC 7235) or `api-key: <key>`.
 
-When both headers are sent, Authorization decides. A present but malformed Authorization header
+Which headers count is the profile's (`auth.accepted`): under `--profile openai` an api-key
+header is not a key at all, as at OpenAI. When both are accepted and sent, Authorization decides. A present but malformed Authorization header
 (`Basic ...`, `Bearer` without a token) is a 401 even if api-key would have been fine: the
 client's intent is ambiguous, and OpenAI-style servers look at Authorization first.
 """
@@ -19,17 +20,17 @@ def _unauthorized(message: str) -> APIError:
     return APIError(401, message, code="invalid_api_key")
 
 
-def presented_key(headers: Headers) -> str:
-    authorization = headers.get("authorization")
+def presented_key(headers: Headers, accepted: tuple[str, ...] = ("bearer", "api-key")) -> str:
+    authorization = headers.get("authorization") if "bearer" in accepted else None
     if authorization is not None:
         parts = authorization.split()
         if len(parts) != 2 or parts[0].lower() != "bearer":
             raise _unauthorized("Malformed Authorization header: expected 'Authorization: Bearer <API key>'.")
         return parts[1]
-    key = (headers.get("api-key") or "").strip()
+    key = (headers.get("api-key") or "").strip() if "api-key" in accepted else ""
     if not key:
-        raise _unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer <API key>' "
-                            "or in an 'api-key' header.")
+        ways = {"bearer": "as 'Authorization: Bearer <API key>'", "api-key": "in an 'api-key' header"}
+        raise _unauthorized("You didn't provide an API key. Send it " + " or ".join(ways[a] for a in accepted) + ".")
     return key
 
 
@@ -39,7 +40,7 @@ def _same(a: str, b: str) -> bool:
 
 def authenticate(config: ServerConfig, headers: Headers) -> str:
     """The caller's key if it authenticates (permission is checked separately); else APIError(401)."""
-    key = presented_key(headers)
+    key = presented_key(headers, config.auth_styles)
     for extra in (config.restricted_api_key, config.rate_limited_api_key):
         if extra is not None and _same(key, extra):
             return key

@@ -20,3 +20,10 @@ class ServerConfig:
     store_capacity: int = 10_000            # stored completions kept, oldest dropped first
     faults: tuple[str, ...] = ()            # catalogue entries to inject (chatconform.reference.faults)
     variations: tuple[str, ...] = ()        # legal variations to show, from the same catalogue
+    profile: str = "reference"              # specs/profiles/<name>.yaml: paths, auth, headers, fields
+
+    @property
+    def auth_styles(self) -> tuple[str, ...]:
+        from chatconform.profiles import load_profile
+
+        return load_profile(self.profile).auth_styles

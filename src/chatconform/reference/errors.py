@@ -1,10 +1,13 @@
 """The error envelope: `{"error": {"message", "type", "param", "code"}}` on every failure.
 
-`type` follows seed 003's status table. All four keys are always present (param and code may be
+`type` follows seed 003's status table, or the profile's own (`errors.types`: OpenAI sends
+invalid_request_error on a 401) when the server emulates a profile that declares one. All four keys are always present (param and code may be
 null) because the spec's Error object requires them, even though seed 003's example omits param.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from starlette.responses import JSONResponse
 
@@ -30,10 +33,11 @@ class APIError(Exception):
         self.param = param
         self.code = code
         self.headers = dict(headers or {})
+        self.types: Mapping[int, str] = ERROR_TYPES  # the app sets the profile's vocabulary
 
     @property
     def type(self) -> str:
-        return ERROR_TYPES.get(self.status, "api_error" if self.status >= 500 else "invalid_request_error")
+        return self.types.get(self.status, "api_error" if self.status >= 500 else "invalid_request_error")
 
     def body(self) -> dict:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}

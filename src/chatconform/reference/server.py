@@ -20,9 +20,11 @@ from chatconform.reference.config import ServerConfig
 ANNOUNCEMENT = "chatconform reference server listening on {url}"
 
 
-def base_url(host: str, port: int) -> str:
+def base_url(host: str, port: int, base_path: str = "/v1") -> str:
+    """What a user of the emulated vendor types as the base URL (the profile's base_path:
+    /v1, /v2/openai, or the bare host for Azure's resource endpoint)."""
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/v1"
+    return f"http://{shown}:{port}{base_path}"
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -65,7 +67,7 @@ def serve(config: ServerConfig, host: str = "127.0.0.1", port: int = 8765, log_l
     except OSError as exc:
         print(f"chatconform serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         return 1
-    url = base_url(host, sock.getsockname()[1])
+    url = base_url(host, sock.getsockname()[1], app.state.profile.base_path)
     uv_config = uvicorn.Config(app, log_level=log_level, lifespan="off", timeout_graceful_shutdown=5)
     server = _AnnouncingServer(uv_config, url)
 

@@ -1,7 +1,8 @@
 """Completions created with `store: true`, kept in memory (bounded, oldest dropped first).
 
 The store holds the exact response dict that was sent, so a GET returns identical JSON, and the
-request messages, which GET .../messages lists with ids `<completion_id>-<index>`.
+request messages, which GET .../messages lists with ids `<completion_id>-<index>`. Insertion
+order is creation order: the list endpoint pages over it (asc = oldest first, as OpenAI).
 """
 
 from __future__ import annotations
@@ -51,9 +52,33 @@ class CompletionStore:
     def get(self, completion_id: str) -> Stored | None:
         return self._items.get(completion_id)
 
+    def update_metadata(self, completion_id: str, metadata: dict | None) -> dict | None:
+        """The stored completion with its metadata replaced (OpenAI's only modification)."""
+        found = self._items.get(completion_id)
+        if found is None:
+            return None
+        found.completion["metadata"] = copy.deepcopy(metadata)
+        return found.completion
+
+    def delete(self, completion_id: str) -> bool:
+        return self._items.pop(completion_id, None) is not None
+
+    def completions(self, model: str | None, metadata: dict[str, str]) -> list[dict]:
+        """Stored completions (oldest first) of `model` whose metadata holds every given pair."""
+        out = []
+        for item in self._items.values():
+            c = item.completion
+            held = c.get("metadata") or {}
+            if model is not None and c.get("model") != model:
+                continue
+            if all(held.get(k) == v for k, v in metadata.items()):
+                out.append(c)
+        return out
+
     @staticmethod
     def page(messages: list[dict], after: str | None, limit: int, order: str) -> dict | None:
-        """One page of a stored completion's messages; None when `after` names no message."""
+        """One page of a list (a completion's messages, or completions); None when `after`
+        names no item."""
         ordered = messages if order == "asc" else list(reversed(messages))
         start = 0
         if after is not None:
