@@ -282,7 +282,13 @@ def is_billed(request: dict[str, Any]) -> bool:
 
 
 def pytest_cmd(*args: str) -> list[str]:
-    return [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    cmd = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider"]
+    conftest = REPO / "conftest.py"
+    if REPO != BENCH_DIR.parent and conftest.is_file() and "chatconform.plugin" in conftest.read_text(encoding="utf-8"):
+        # an older checkout loads the plugin from its root conftest, while the venv's (newer)
+        # editable install also registers it as the `chatconform` entry point: keep one
+        cmd += ["-p", "no:chatconform"]
+    return cmd + list(args)
 
 
 def run_suite(label: str, args: Sequence[str], timeout: float, workdir: Path, record: bool = True,
@@ -297,9 +303,9 @@ def run_suite(label: str, args: Sequence[str], timeout: float, workdir: Path, re
     results = workdir / "results.json"
     if results.exists():
         results.unlink()
-    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
-    env.pop("OPENAI_BASE_URL", None)
-    env.pop("PYTEST_ADDOPTS", None)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OPENAI_", "CHATCONFORM_", "PYTEST_")) or k == "CHATCONFORM_BENCH_CACHE"}
+    env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")  # the same requests every run
     cmd = pytest_cmd("-q", f"--results-json={results}", f"--reports-dir={workdir / 'reports'}")
     if record:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH_DIR), env.get("PYTHONPATH")]))
@@ -344,6 +350,8 @@ def check_suite(suite: SuiteRun) -> str | None:
         return f"{suite.label}: timed out after {c.wall:.0f}s"
     if c.returncode not in (0, 1):  # 1: some conformance checks failed, still a complete run
         return f"{suite.label}: pytest exited {c.returncode}:\n{c.tail()}"
+    if not suite.results.get("tests"):
+        return f"{suite.label}: no --results-json with test outcomes (pytest exited {c.returncode}):\n{c.tail()}"
     return None
 
 
