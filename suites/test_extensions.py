@@ -1,18 +1,20 @@
 """Vendor extensions from the seed documents: optional everywhere, recorded where present.
 
-Response-side extras are looked for in the shared plain completion. Request-side extensions are
-sent only where the profile declares them (`extensions` for body fields, `conventions` for the
-developer-name and vendor/model conventions); elsewhere they are reported unsupported, since on
-any other server they are simply unknown parameters (request.unknown-parameter).
+Response-side extras are looked for in the shared plain completion and stream; those the profile
+declares (`extensions.response`) are validated against its schemas, the rest only recorded.
+Request-side extensions are sent only where the profile declares them (`extensions.request`,
+with the profile's `example` value; `conventions` for the developer-name and vendor/model
+conventions); elsewhere they are reported unsupported, since on any other server they are simply
+unknown parameters (request.unknown-parameter).
 
-Seed 001's gateway headers (deployment name, tags, cache refresh) are not exercised: the seed
-describes them without naming them, so there is no header to send.
+Seed 001's gateway headers (deployment name, tags, cache refresh) are the profile's
+`headers.required` / `optional`; the plugin sends them (--header), they are not judged here.
 """
 
 import pytest
 
 from chatconform import payloads
-from chatconform.checks import extensions
+from chatconform.checks import extensions, streaming
 from chatconform.failures import Unsupported
 
 requirement = pytest.mark.requirement
@@ -21,6 +23,9 @@ VENDOR_FIELDS = {
     "enable_thinking": False,  # seed 002; false keeps the answer cheap where thinking exists
     "user_security_context": {"application_name": "chatconform"},  # seed 000 (Azure)
     "context": "The capital of France is Paris.",  # seed 001's guardrail grounding text
+    "verbosity": "low",  # seed 002
+    "reasoning_effort": "minimal",  # seed 002's lowest
+    "service_tier": "auto",  # seed 001
 }
 
 
@@ -28,6 +33,11 @@ def _declared(target, name):
     if name not in target.profile.extensions:
         raise Unsupported(name, f"profile {target.profile.name} declares no {name!r} extension")
     return target.profile.extensions[name]
+
+
+def _value(target, field):
+    example = target.profile.extensions[field].example
+    return VENDOR_FIELDS[field] if example is None else example
 
 
 @requirement("ext.vendor-fields-tolerated")
@@ -61,8 +71,9 @@ def test_top_k_is_accepted(client, target, record):
 @pytest.mark.parametrize("field", sorted(VENDOR_FIELDS))
 def test_vendor_request_field_is_accepted(client, target, record, field):
     _declared(target, field)
-    exchange = client.chat(payloads.minimal(target.model, **{field: VENDOR_FIELDS[field]}))
-    record.support(field, repr(VENDOR_FIELDS[field])[:40],
+    value = _value(target, field)
+    exchange = client.chat(payloads.minimal(target.model, **{field: value}))
+    record.support(field, repr(value)[:40],
                    "accepted (effect not observable)" if exchange.status == 200 else f"HTTP {exchange.status}")
     extensions.vendor_request_field(exchange)
 
@@ -97,12 +108,24 @@ def test_user_message_named_developer_is_accepted(client, target, record):
 
 @requirement("ext.data-sources")
 def test_data_sources_give_a_grounded_answer(client, target):
-    declared = _declared(target, "data_sources")
-    sources = declared.get("request") if isinstance(declared, dict) else None
+    sources = _declared(target, "data_sources").example
     if not isinstance(sources, list) or not sources:
         raise Unsupported("data_sources", "needs a configured search index: give the data_sources entries to send "
-                                          "as extensions.data_sources.request in the profile")
+                                          "as extensions.request.data_sources.example in the profile")
     messages = [{"role": "user", "content": "What do the indexed documents say? Answer in one sentence."}]
     exchange = client.chat(payloads.minimal(target.model, messages=messages, data_sources=sources,
                                             max_completion_tokens=64))
     extensions.grounded_with_citations(exchange)
+
+
+@requirement("ext.declared-field-schema")
+@pytest.mark.parametrize("kind", ["completion", "stream"])
+def test_declared_vendor_fields_have_their_schema(request, target, record, kind):
+    declared = target.profile.extensions.response
+    if not declared:
+        pytest.skip(f"profile {target.profile.name} declares no response fields; vendor fields are only recorded")
+    exchange = request.getfixturevalue(kind)
+    bodies = None if kind == "completion" else streaming.chunks(exchange, "ext.declared-field-schema")
+    judged = extensions.declared_fields_valid(exchange, declared, bodies)
+    record.info("ext.declared-field-schema", f"{judged} declared field values judged in the {kind} "
+                                             f"({', '.join(sorted(declared))})")

@@ -7,6 +7,7 @@ only where the profile declares them (its `extensions` and `conventions`).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from .. import spec
@@ -117,3 +118,39 @@ def grounded_with_citations(exchange: Exchange) -> None:
         if not (isinstance(context, dict) and isinstance(context.get("citations"), list)):
             raise ConformanceFailure(requirement, "message.context with a citations list on a grounded answer",
                                      repr(context), exchange, where=f"choice {choice.get('index')}")
+
+
+def _values_at(body: Any, path: str) -> list[tuple[str, Any]]:
+    """(concrete path, value) at a profile extension path such as `choices[].content_filter_results`
+    (`[]`: every element), where present."""
+    nodes: list[tuple[str, Any]] = [("", body)]
+    for part in path.split("."):
+        many = part.endswith("[]")
+        key = part[:-2] if many else part
+        nodes = [(f"{where}.{key}" if where else key, node[key]) for where, node in nodes
+                 if isinstance(node, dict) and key in node]
+        if many:
+            nodes = [(f"{where}[{n}]", item) for where, node in nodes if isinstance(node, list)
+                     for n, item in enumerate(node)]
+    return nodes
+
+
+@check("ext.declared-field-schema")
+def declared_fields_valid(exchange: Exchange, declared: Mapping[str, Any], bodies: list[Any] | None = None) -> int:
+    """Every field the profile declares (`declared`: path -> chatconform.profiles.Extension) fits
+    its schema in `bodies` (default: the exchange's JSON body). Returns how many values were
+    judged; undeclared fields are not looked at."""
+    requirement = "ext.declared-field-schema"
+    if bodies is None:
+        bodies = [completion_body(exchange, requirement)]
+    judged = 0
+    for n, body in enumerate(bodies):
+        for path, extension in declared.items():
+            for where, value in _values_at(body, path):
+                judged += 1
+                problems = extension.errors(value)
+                if problems:
+                    chunk = f"chunk #{n}: " if len(bodies) > 1 else ""
+                    raise ConformanceFailure(requirement, f"{where} valid against the profile's schema for {path}",
+                                             "; ".join(problems[:3]), exchange, where=chunk + where)
+    return judged
