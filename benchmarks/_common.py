@@ -305,7 +305,8 @@ def run_suite(label: str, args: Sequence[str], timeout: float, workdir: Path, re
         results.unlink()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OPENAI_", "CHATCONFORM_", "PYTEST_")) or k == "CHATCONFORM_BENCH_CACHE"}
-    env.update(PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")  # the same requests every run
+    env.update(PYTHONHASHSEED="0")  # the same requests every run
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # see clean_env
     cmd = pytest_cmd("-q", f"--results-json={results}", f"--reports-dir={workdir / 'reports'}")
     if record:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH_DIR), env.get("PYTHONPATH")]))
@@ -391,6 +392,7 @@ def replay(requests: Iterable[dict[str, Any]], base_from: str | None, base_to: s
 
     requests = list(requests)
     sent = matched = errors = 0
+    differences: dict[str, int] = {}
     stop_at = time.monotonic() + deadline
     with httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0), follow_redirects=False) as client:
         start = time.perf_counter()
@@ -409,10 +411,15 @@ def replay(requests: Iterable[dict[str, Any]], base_from: str | None, base_to: s
                         pass
                     if response.status_code == r.get("status"):
                         matched += 1
+                    else:
+                        path = re.sub(r"/chatcmpl-[^/?]+", "/{id}", url.split("://", 1)[-1].split("/", 1)[-1].split("?")[0])
+                        key = f"{r['method']} /{path}: {r.get('status')} -> {response.status_code}"
+                        differences[key] = differences.get(key, 0) + 1
             except httpx.HTTPError:
                 errors += 1
         wall = time.perf_counter() - start
-    return {"wall": wall, "requests": sent, "status_matched": matched, "errors": errors}
+    return {"wall": wall, "requests": sent, "status_matched": matched, "errors": errors,
+            "status_differences": dict(sorted(differences.items(), key=lambda kv: -kv[1]))}
 
 
 def origin_of(suite: SuiteRun) -> str | None:
@@ -492,8 +499,17 @@ def hand_written_suites() -> list[str]:
     return sorted(f"suites/{p.name}" for p in (REPO / "suites").glob("test_*.py") if p.name not in generated)
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for a measured child. PYTHONDONTWRITEBYTECODE is dropped: with it pytest
+    cannot cache its assertion-rewritten modules, and re-rewrites every module of every pytest11
+    plugin distribution (schemathesis, hypothesis, ...) on each start, several seconds here."""
+    env = dict(os.environ, **extra)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def pytest_help(timeout: float = 120.0) -> str:
-    return run(pytest_cmd("--help"), timeout=timeout, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1")).stdout
+    return run(pytest_cmd("--help"), timeout=timeout, env=clean_env()).stdout
 
 
 def concurrency_option(help_text: str) -> str | None:

@@ -31,7 +31,7 @@ TARGET_REQUESTS, TARGET_BILLED, TARGET_TOKENS = 250, 40, 5000
 def cap_ignoring_fault() -> tuple[str | None, str]:
     """The fault that makes the server ignore max_completion_tokens, from `serve --list-faults`."""
     done = c.run([c.PYTHON, "-m", "chatconform", "serve", "--list-faults"], timeout=120,
-                 env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+                 env=c.clean_env())
     candidates = []
     for line in done.stdout.splitlines():
         match = re.match(r"^\s+([a-z0-9-]+)\s+(.*)$", line)

@@ -40,15 +40,25 @@ TARGETS = {
 
 
 def measure_collect(suites: list[str], timeout: float) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    env = c.clean_env(PYTHONHASHSEED="0")
     floor = c.run([c.PYTHON, "-c", "import pytest"], timeout=60, env=env)
+    c.run(c.pytest_cmd("--collect-only", "-q", *suites), timeout=timeout, env=env)  # warm-up: pyc caches
     collect = c.run(c.pytest_cmd("--collect-only", "-q", *suites), timeout=timeout, env=env)
+    # cold: nothing cached (an empty pycache prefix, nothing written). With PYTHONDONTWRITEBYTECODE=1
+    # (set in some shells and CI images) and no earlier run without it, every start is like this for
+    # pytest's assertion rewriting: it rewrites every module of every pytest11 plugin's distribution
+    # (schemathesis, hypothesis, anyio, ...) from source. An upper bound: the prefix also hides the
+    # ordinary .pyc files pip wrote at install time.
+    with tempfile.TemporaryDirectory(prefix="chatconform-bench-pycache-") as empty:
+        cold = c.run(c.pytest_cmd("--collect-only", "-q", *suites), timeout=timeout,
+                     env=dict(env, PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=empty))
     items = 0
     for line in collect.stdout.splitlines():
         if "::" in line:
             items += 1
     return {"wall": collect.wall, "reported": collect.reported_seconds, "items": items,
             "python_import_pytest": floor.wall, "returncode": collect.returncode,
+            "wall_cold": cold.wall,
             "tail": collect.tail(3)}
 
 
@@ -89,13 +99,14 @@ def measure_suite(label: str, args: list[str], work: Path, timeout: float, repla
         "replay_requests": replayed["requests"],
         "replay_status_matched": replayed["status_matched"],
         "replay_errors": replayed["errors"],
+        "replay_status_differences": replayed["status_differences"],
         "ratio": c.ratio(suite.wall, replayed["wall"]),
         "ratio_in_session": c.ratio(suite.completed.reported_seconds, replayed["wall"]),
     }
 
 
 def profile(suites: list[str], hand: list[str], work: Path, timeout: float, top: int) -> None:
-    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    env = c.clean_env(PYTHONHASHSEED="0")
     for name, args in (("collection", ["--collect-only", "-q", *suites]),
                        ("hand-written run (embedded)", ["-q", f"--reports-dir={work / 'prof-reports'}", *hand])):
         out = work / f"{name.split()[0]}.prof"
@@ -159,9 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     if col:
         print(f"\ncollection: {col['wall']:.2f}s wall for {col['items']} items (pytest says "
               f"{col['reported'] if col['reported'] is not None else '?'}s); "
-              f"'python -c import pytest' alone: {col['python_import_pytest']:.2f}s")
+              f"'python -c import pytest' alone: {col['python_import_pytest']:.2f}s; "
+              f"cold (nothing cached, no bytecode written): {col['wall_cold']:.2f}s wall")
         if col["returncode"] not in (0,):
             print(f"  collect-only exited {col['returncode']}: {col['tail']}")
+    for mode, r in results["modes"].items():
+        if r["replay_status_differences"]:
+            top = ", ".join(f"{k} x{n}" for k, n in list(r["replay_status_differences"].items())[:6])
+            print(f"{mode}: replayed answers whose status differs from the run's (state, rate limits, ids): {top}")
     print()
     for mode, r in results["modes"].items():
         print(c.ratio_line(f"suite/replay {mode}", r["ratio"], "" if args.quick else TARGETS.get(mode, "")))
