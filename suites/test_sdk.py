@@ -125,42 +125,48 @@ def test_create_returns_a_chat_completion(sdk):
 def test_the_stream_iterator_reads_every_chunk(sdk):
     where = "for chunk in client.chat.completions.create(stream=True)"
     with sdk.call("sdk.stream-iterator-consumes", "ChatCompletionChunk objects to the end of the stream", where):
-        chunks = list(sdk.completions.create(model=sdk.target.model, messages=ECHO, max_completion_tokens=TOKENS,
-                                             stream=True))
+        with sdk.completions.create(model=sdk.target.model, messages=ECHO, max_completion_tokens=TOKENS,
+                                    stream=True) as stream:  # closed on any exit, so the exchange is complete
+            chunks = list(stream)
     checks.chunks_readable(chunks, sdk.recorder, where)
 
 
-def _helper_final(sdk, req, where, **params):
+def _helper_run(sdk, **params):
+    """The streaming helper consumed to its end: its final completion (whatever it raises, raised)."""
     stream = sdk.helper("stream")
     body = {"model": sdk.target.model, "messages": ECHO, "max_completion_tokens": TOKENS, **params}
-    with sdk.call(req, "the helper to consume the stream and assemble the completion", where,
-                  unsupported=(("tools", "tools"), ("tools", "tool_choice")) if "tools" in params else ()):
-        with stream(**body) as events:
-            for _ in events:
-                pass
-            return events.get_final_completion()
+    with stream(**body) as events:
+        for _ in events:
+            pass
+        return events.get_final_completion()
+
+
+TOOL_REFUSALS = (("tools", "tools"), ("tools", "tool_choice"))
 
 
 @requirement("sdk.stream-helper-consumes")
 def test_the_stream_helper_assembles_the_answer(sdk):
     where = "with client.chat.completions.stream() as s: ...; s.get_final_completion()"
-    final = _helper_final(sdk, "sdk.stream-helper-consumes", where)
+    with sdk.call("sdk.stream-helper-consumes", "the helper to consume the stream and assemble the completion", where):
+        final = _helper_run(sdk)
     checks.final_completion_readable(final, sdk.recorder, where)
 
 
-def _helper_tools(sdk, shared, req):
+def _helper_tools(sdk, shared):
+    """One streamed tool-call exchange for both helper tests: its final completion, or what the helper raised."""
     where = "with client.chat.completions.stream(tools=..., tool_choice='required') as s: ..."
-    outcome = shared("sdk.helper-tools", lambda: outcome_of(lambda: _helper_final(
-        sdk, req, where, messages=[{"role": "user", "content": fp.WEATHER_PROMPT}], tools=fp.TOOLS,
-        tool_choice="required", max_completion_tokens=fp.TOOL_TOKENS), sdk.recorder))
+    outcome = shared("sdk.helper-tools", lambda: outcome_of(lambda: _helper_run(
+        sdk, messages=[{"role": "user", "content": fp.WEATHER_PROMPT}], tools=fp.TOOLS, tool_choice="required",
+        max_completion_tokens=fp.TOOL_TOKENS), sdk.recorder))
     return outcome, where
 
 
 @requirement("sdk.stream-helper-consumes")
 @capability("tools")
 def test_the_stream_helper_consumes_streamed_tool_calls(sdk, shared):
-    outcome, where = _helper_tools(sdk, shared, "sdk.stream-helper-consumes")
-    with sdk.call("sdk.stream-helper-consumes", "the helper to consume a stream of tool-call deltas", where):
+    outcome, where = _helper_tools(sdk, shared)
+    with sdk.call("sdk.stream-helper-consumes", "the helper to consume a stream of tool-call deltas", where,
+                  unsupported=TOOL_REFUSALS):
         final = result_of(outcome)
     checks.final_completion_readable(final, sdk.recorder, where, tools=True)
 
@@ -168,8 +174,9 @@ def test_the_stream_helper_consumes_streamed_tool_calls(sdk, shared):
 @requirement("sdk.stream-helper-tool-calls")
 @capability("tools")
 def test_the_stream_helper_assembles_the_tool_calls(sdk, shared):
-    outcome, where = _helper_tools(sdk, shared, "sdk.stream-helper-tool-calls")
-    with sdk.call("sdk.stream-helper-tool-calls", "the helper to assemble the streamed tool calls", where):
+    outcome, where = _helper_tools(sdk, shared)
+    with sdk.call("sdk.stream-helper-tool-calls", "the helper to assemble the streamed tool calls", where,
+                  unsupported=TOOL_REFUSALS):
         final = result_of(outcome)
     checks.assembled_tool_calls(final, DECLARED, sdk.recorder, where)
 
@@ -181,7 +188,7 @@ def test_a_tool_call_can_be_answered_through_the_sdk(sdk):
     req = "sdk.tool-round-trip"
     asked = [{"role": "user", "content": fp.WEATHER_PROMPT}]
     first = _create(sdk, req, "client.chat.completions.create(tools=..., tool_choice='required')",
-                    unsupported=(("tools", "tools"), ("tools", "tool_choice")), messages=asked, tools=fp.TOOLS,
+                    unsupported=TOOL_REFUSALS, messages=asked, tools=fp.TOOLS,
                     tool_choice="required", max_completion_tokens=fp.TOOL_TOKENS)
     with sdk.call(req, "a message with tool calls", "completion.choices[0].message.tool_calls"):
         message = first.choices[0].message
@@ -219,7 +226,7 @@ def test_parse_returns_tool_arguments_as_the_pydantic_model(sdk):
     where = "client.chat.completions.parse(tools=[openai.pydantic_function_tool(GetWeather)], tool_choice='required')"
     tool = openai.pydantic_function_tool(GetWeather, name="get_weather", description="Current weather in a city.")
     with sdk.call("sdk.parse-tool-arguments", "a ParsedChatCompletion with parsed tool arguments", where,
-                  unsupported=(("tools", "tools"), ("tools", "tool_choice"))):
+                  unsupported=TOOL_REFUSALS):
         completion = parse(model=sdk.target.model, messages=[{"role": "user", "content": fp.WEATHER_PROMPT}],
                            tools=[tool], tool_choice="required", max_completion_tokens=fp.TOOL_TOKENS)
     checks.parsed_arguments(completion, GetWeather, sdk.recorder, where)
