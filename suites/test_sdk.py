@@ -92,7 +92,7 @@ def _azure_client(target, chatconform, recorder, api_key=None):
     return openai.AzureOpenAI(
         azure_endpoint=target.base_url, azure_deployment=params.get("deployment") or target.model,
         api_version=params.get("api_version") or "2024-10-21", api_key=key or "chatconform-no-key",
-        max_retries=0, timeout=checks.sdk_timeout(chatconform),
+        max_retries=0, timeout=checks.sdk_timeout(chatconform), default_headers=checks.extra_headers(target),
         http_client=checks.http_client(chatconform, recorder, {"api-key": key} if key else {}))
 
 

@@ -227,7 +227,13 @@ def openai_client(target: Target, chatconform: Client, recorder: Recorder, *, ap
         auth = {"Authorization": f"Bearer {key}"} if key else {}
     # the SDK insists on a key; a target without one gets none on the wire (auth replaces the header)
     return openai.OpenAI(base_url=target.base_url, api_key=key or "chatconform-no-key", max_retries=0,
-                         timeout=sdk_timeout(chatconform), http_client=http_client(chatconform, recorder, auth))
+                         timeout=sdk_timeout(chatconform), default_headers=extra_headers(target),
+                         http_client=http_client(chatconform, recorder, auth))
+
+
+def extra_headers(target: Target) -> dict[str, str]:
+    """The --header headers the target needs on every request (where the Target has them)."""
+    return dict(getattr(target, "headers", None) or {})
 
 
 # -- judging what the SDK did ------------------------------------------------------------------
