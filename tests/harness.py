@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chatconform.verdict import TestResult, Verdict, aggregate, failing_requirements
+
 REPO = Path(__file__).resolve().parents[1]
 API_KEY = "sk-selftest-canary-4242424242"
 
@@ -19,32 +21,43 @@ API_KEY = "sk-selftest-canary-4242424242"
 class SuiteRun:
     returncode: int
     output: str
-    tests: list[dict[str, Any]] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    tests: list[TestResult] = field(default_factory=list)
     cost: dict[str, int] = field(default_factory=dict)
 
-    def outcome(self, outcome: str) -> list[dict[str, Any]]:
-        return [t for t in self.tests if t["outcome"] == outcome]
+    def outcome(self, outcome: str) -> list[TestResult]:
+        return [t for t in self.tests if t.outcome == outcome]
 
     @property
-    def failed(self) -> list[dict[str, Any]]:
+    def failed(self) -> list[TestResult]:
         return self.outcome("failed") + self.outcome("error")
 
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return [v for t in self.tests for v in t.verdicts]
+
+    def requirements_with(self, outcome: str) -> set[str]:
+        return {v.requirement for v in self.verdicts if v.outcome == outcome}
+
     def failed_requirements(self) -> set[str]:
-        """Requirement IDs named in failure messages ("[stream.done-terminates] MUST: ...")."""
-        found = set()
-        for test in self.failed:
-            message = test.get("message", "")
-            for req in test.get("requirements", []):
-                if f"[{req}]" in message:
-                    found.add(req)
-        return found
+        return failing_requirements(self.tests)
 
     def warned_requirements(self) -> set[str]:
-        return {r["requirement"] for r in self.records if r["kind"] == "warning"}
+        return self.requirements_with("warning")
 
     def unsupported(self) -> set[str]:
-        return {r["capability"] for r in self.records if r["kind"] == "unsupported"}
+        return {v.capability for v in self.verdicts if v.outcome == "unsupported" and v.capability}
+
+    def notes(self) -> dict[str, str]:
+        """requirement -> its informational observations, joined."""
+        found: dict[str, list[str]] = {}
+        for t in self.tests:
+            for n in t.notes:
+                found.setdefault(n.requirement, []).append(n.message)
+        return {k: "\n".join(v) for k, v in found.items()}
+
+    def verdict_of(self, requirement: str) -> str:
+        """The requirement's verdict over the whole run, aggregated as the run record does."""
+        return aggregate(v.outcome for v in self.verdicts if v.requirement == requirement)
 
     def assert_fails(self, failing: set[str] = frozenset(), warned: set[str] = frozenset()) -> None:
         """The run failed, with (at least) these requirements failed and these warned."""
@@ -58,7 +71,9 @@ class SuiteRun:
 
     def summary(self) -> str:
         lines = [f"exit {self.returncode}"]
-        lines += [f"  {t['outcome']}: {t['nodeid']}\n{t.get('message', '')[-1500:]}" for t in self.failed]
+        lines += [f"  {t.outcome}: {t.nodeid}\n" + "\n".join(f"    {v.headline()}" for v in t.verdicts
+                                                           if v.outcome != "pass")
+                  + (f"\n{t.message[-1500:]}" if not t.verdicts else "") for t in self.failed]
         return "\n".join(lines) + "\n" + self.output[-3000:]
 
 
@@ -84,5 +99,6 @@ def run_suite(*selection: str, base_url: str | None = None, against: Any = None,
         run = SuiteRun(proc.returncode, proc.stdout + proc.stderr)
         if results.exists():
             data = json.loads(results.read_text())
-            run.tests, run.records, run.cost = data["tests"], data["records"], data["cost"]
+            run.tests = [TestResult.from_dict(t) for t in data["tests"]]
+            run.cost = data["cost"]
         return run

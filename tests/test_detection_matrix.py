@@ -46,7 +46,9 @@ def test_entry_is_documented(entry):
         assert not entry.requirements, "a variation is legal: it violates nothing"
     else:
         assert entry.requirements, f"{entry.name} names no requirement it violates"
-    assert entry.suites and all((REPO / s).is_file() for s in entry.suites), entry.suites
+    assert entry.areas and set(entry.areas) <= set(requirements().areas), entry.areas
+    suites = selfcheck.suites_for(entry, REPO)
+    assert suites and all((REPO / s).is_file() for s in suites), f"{entry.name}: no suite judges it"
     assert entry.cite is None or re.fullmatch(r"(ST|RS|PA|ER|HD|AD)-\d\d", entry.cite), entry.cite
     assert entry.hooks or entry.framing, f"{entry.name} changes nothing"
     assert set(entry.hooks) <= set(HOOKS)

@@ -56,15 +56,7 @@ def run(handler: Callable[[Request], Reply], *args: str) -> SuiteRun:
 
 def verdicts(run: SuiteRun) -> set[tuple[str, str]]:
     """(test name with its parameter, requirement) for every failure and every warning."""
-    found = set()
-    for test in run.failed:
-        for req in test.get("requirements", []):
-            if f"[{req}]" in test.get("message", ""):
-                found.add((test["nodeid"].split("::")[-1], req))
-    for record in run.records:
-        if record["kind"] == "warning":
-            found.add((record["nodeid"].split("::")[-1], record["requirement"]))
-    return found
+    return {(v.test.split("::")[-1], v.requirement) for v in run.verdicts if v.outcome in ("fail", "warning")}
 
 
 def body_of(reply: Reply) -> dict:

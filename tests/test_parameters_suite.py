@@ -25,10 +25,10 @@ def _refusal(status: int, message: str, param: str | None) -> Reply:
 
 def _failure(run: SuiteRun, test: str, case: str) -> str:
     nodeid = f"{SUITE}::{test}[{case}]"
-    found = [t for t in run.tests if t["nodeid"] == nodeid]
+    found = [t for t in run.tests if t.nodeid == nodeid]
     assert found, f"{nodeid} did not run\n{run.summary()}"
-    assert found[0]["outcome"] == "failed", f"{nodeid}: {found[0]['outcome']}\n{run.summary()}"
-    return found[0]["message"]
+    assert found[0].outcome == "failed", f"{nodeid}: {found[0].outcome}\n{run.summary()}"
+    return "\n".join(v.headline() for v in found[0].verdicts if v.outcome != "pass")
 
 
 def test_accepting_or_misreporting_invalid_values_fails():
@@ -65,7 +65,7 @@ def test_accepting_or_misreporting_invalid_values_fails():
     }, run.summary()
     assert not run.unsupported(), run.summary()
     # every other valid value was left alone, so no other accept case may fail
-    assert [t["nodeid"] for t in run.failed if REFUSED not in t["nodeid"]] == [
+    assert [t.nodeid for t in run.failed if REFUSED not in t.nodeid] == [
         f"{SUITE}::{ACCEPTED}[logit_bias=100]"], run.summary()
     assert re.search(r"temperature\s+2\.01\s+accepted out-of-range value!", run.output), run.output[-3000:]
 

@@ -18,8 +18,9 @@ import pytest
 
 from chatconform.cli import main
 from chatconform.report import compare, record
-from chatconform.report.pytest_plugin import should_record
+from chatconform.plugin.reporting import should_record
 from chatconform.requirements import catalogue
+from chatconform.verdict import TestResult, Verdict
 from tests.fakes import FakeServer, reference_proxy
 from tests.harness import API_KEY, run_suite
 
@@ -108,7 +109,7 @@ def test_run_records_validate_and_judge_every_requirement(reports):
     assert bad["summary"]["must"]["failed"] == 1 and bad["summary"]["must"]["score"] < 1
     failed = next(r for r in bad["requirements"] if r["id"] == REGRESSED)
     evidence = failed["evidence"][0]
-    assert evidence["test"].startswith("suites/test_streaming.py::") and "expected:" in evidence["message"]
+    assert evidence["test"].startswith("suites/test_streaming.py::") and evidence["expected"] and evidence["received"]
     wire = {a["name"]: a["content"] for a in evidence["attachments"]}
     assert "text/event-stream" in wire["exchange"] and "Bearer ***" in wire["exchange"]
     assert wire["curl"].startswith("curl -N ") and "$OPENAI_API_KEY" in wire["curl"]
@@ -124,50 +125,67 @@ def test_junit_xml_beside_the_record(reports):
 
 
 def test_only_sessions_that_judged_requirements_are_recorded():
-    judged = [{"nodeid": "suites/t.py::a", "outcome": "passed", "requirements": ["stream.done-terminates"]}]
-    selftest = [{"nodeid": "tests/t.py::a", "outcome": "passed", "requirements": []}]
+    judged = [TestResult("suites/t.py::a", "passed", ("stream.done-terminates",))]
+    selftest = [TestResult("tests/t.py::a", "passed", ())]
     assert should_record(judged, named=False) and should_record([], named=True)
     assert not should_record(selftest, named=False) and not should_record([], named=False)
 
 
-def _judged(tests, records):
+def _judged(tests):
     run = {"name": "unit", "started": "2025-01-01T00:00:00Z", "finished": "2025-01-01T00:00:01Z",
            "duration_seconds": 1.0, "exit_status": 1, "strict": True}
     target = {"name": "unit", "embedded": False, "model": "m", "profile": "generic"}
     versions = {"chatconform": "0", "spec": "0", "catalogue": 1}
-    data = record.SessionData(tests=tests, records=records, cost={"requests": 1})
+    data = record.SessionData(tests=tests, cost={"requests": 1})
     built = record.build_record(data, catalogue(), run=run, target=target, versions=versions)
     assert record.schema_errors(built) == []
     return {r["id"]: r for r in built["requirements"]}
 
 
 def test_verdict_rules():
-    done, after, role, usage = ("stream.done-terminates", "stream.nothing-after-done", "stream.role-first",
-                                "stream.usage-consistent")
+    """Per requirement, over its tests: one failure fails it; a block or an error is not made up for
+    by a pass elsewhere; a pass beats "nothing to judge here"; no citing test is "not run"."""
+    done, after, role, usage, ident, created, cut = (
+        "stream.done-terminates", "stream.nothing-after-done", "stream.role-first", "stream.usage-consistent",
+        "stream.single-id", "stream.single-created", "stream.finish-reason-last")
+
+    def test(name, outcome, *verdicts):
+        return TestResult(f"t::{name}", outcome, tuple(v.requirement for v in verdicts), tuple(verdicts))
+
+    def v(rid, outcome, **kw):
+        return Verdict(rid, catalogue()[rid].level.value, outcome, **kw)
+
     tests = [
-        {"nodeid": "t::both", "outcome": "failed", "requirements": [done, after], "message": "..."},
-        {"nodeid": "t::done-ok", "outcome": "passed", "requirements": [done]},
-        {"nodeid": "t::role", "outcome": "failed", "requirements": [role], "message": "..."},
-        {"nodeid": "t::timeout", "outcome": "failed", "requirements": [usage], "message": "[harness] ..."},
-        {"nodeid": "t::crash", "outcome": "failed", "requirements": ["stream.single-id"], "message": "E   KeyError: 'x'"},
-        {"nodeid": "t::skip", "outcome": "skipped", "requirements": ["stream.single-created"], "message": "no reason"},
+        test("both", "failed", v(done, "fail", expected="[DONE]", received="nothing",
+                                 reason="expected [DONE]; received nothing"),
+             v(after, "blocked", reason=f"not reached: the test stopped at {done}")),
+        test("done-ok", "passed", v(done, "pass")),
+        test("role", "failed", v(role, "warning", expected="role first", received="none")),
+        test("timeout", "failed", v(usage, "error", reason="no usable response: timeout")),
+        test("id-ok", "passed", v(ident, "pass")),
+        test("id-blocked", "failed", v(ident, "blocked", reason="not reached")),
+        test("cut", "skipped", v(created, "not_judged", reason="the reply was cut by the cap")),
+        test("cut-elsewhere", "passed", v(cut, "pass")),
+        test("cut-here", "skipped", v(cut, "not_judged", reason="cut")),
     ]
-    records = [
-        {"kind": "fail", "nodeid": "t::both", "requirement": done, "level": "MUST",
-         "message": f"[{done}] MUST: ...\n  expected: [DONE]\n  received: nothing"},
-        {"kind": "fail", "nodeid": "t::role", "requirement": role, "level": "SHOULD", "message": "strict SHOULD"},
-        {"kind": "harness", "nodeid": "t::timeout", "message": "[harness] expected a response, got no response"},
-    ]
-    judged = _judged(tests, records)
+    judged = _judged(tests)
     assert judged[done]["verdict"] == "fail"  # one failing test is enough, whatever the others say
     assert judged[done]["reason"] == "expected [DONE]; received nothing"
-    assert judged[after]["verdict"] == "not_run" and "stopped at " + done in judged[after]["reason"]
-    assert judged[role]["verdict"] == "warning"  # a SHOULD violation is a warning even under --strict
+    assert judged[after]["verdict"] == "blocked" and "stopped at " + done in judged[after]["reason"]
+    assert judged[role]["verdict"] == "warning"
     assert judged[usage]["verdict"] == "error"
-    assert judged["stream.single-id"]["verdict"] == "error"
-    assert judged["stream.single-created"]["verdict"] == "not_run"
+    assert judged[ident]["verdict"] == "blocked"  # a pass elsewhere does not make up for it
+    assert judged[created]["verdict"] == "not_judged"
+    assert judged[cut]["verdict"] == "pass"  # judged and right where there was something to judge
     assert judged["stream.content-type"]["verdict"] == "not_run"
     assert judged["stream.content-type"]["reason"] == "no test in this run cites it"
+
+
+def test_blocked_and_not_judged_stay_in_the_must_denominator():
+    rows = [{"level": "MUST", "verdict": x} for x in ("pass", "blocked", "not_judged", "unsupported", "not_run")]
+    must = record.must_summary(rows)
+    assert (must["met"], must["judged"], must["blocked"], must["not_judged"]) == (1, 3, 1, 1)
+    assert must["score"] == round(1 / 3, 4)
 
 
 def test_run_names():

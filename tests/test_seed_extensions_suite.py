@@ -72,7 +72,7 @@ def _drifting_backend_and_vendor_extras(counter):
 def test_open_questions_are_recorded_as_information():
     run = run_suite(*SUITES, against=reference_proxy(body=_drifting_backend_and_vendor_extras(itertools.count())), args=PROFILE)
     run.assert_clean()
-    info = {r["requirement"]: r["message"] for r in run.records if r["kind"] == "info"}
+    info = run.notes()
     assert "system_fingerprint" in info.get("request.seed-determinism", ""), info
     assert "documented: provider" in info.get("ext.vendor-fields-tolerated", ""), info
     assert "unknown: timings" in info.get("ext.vendor-fields-tolerated", ""), info

@@ -52,7 +52,8 @@ def _slow_store(inner):
 
     def handle(req):
         path = req.path.split("?")[0]
-        if req.method == "GET" and NEVER_ISSUED not in path and path not in seen:
+        by_id = not path.endswith("/chat/completions")  # the list itself does not lag
+        if req.method == "GET" and by_id and NEVER_ISSUED not in path and path not in seen:
             seen.add(path)
             return json_reply({"error": {"message": "not found yet", "type": "invalid_request_error", "param": None,
                                          "code": None}}, status=404)
@@ -66,7 +67,7 @@ def _extra_fields(payload, req):
         payload["x_vendor"] = {"stored_at": 1}
         for message in payload.get("data") or []:
             message["created_at"] = 1
-        if "data" in payload:  # the completion's reply listed after the input, as llama-stack does
+        if "data" in payload and _is_listing(req):  # the reply listed after the input, as llama-stack does
             payload["data"].append({"id": "reply-1", "role": "assistant", "content": "alpha beta gamma delta"})
     return payload
 

@@ -4,7 +4,8 @@ Every fault must make a test fail that cites one of the fault's requirement IDs;
 variation must pass with neither a failure nor a warning; every hostile behaviour must end in
 failures, within its time bound, without pytest crashing. Each row is a `pytest <suites>`
 subprocess with its own embedded reference server (`--reference-fault NAME` /
-`--reference-variation NAME`), running only the suites the entry names.
+`--reference-variation NAME`), running only the suites that cite what the entry concerns
+(suites_for: the server knows catalogue areas and requirement IDs, not the suite's files).
 
 Faults run with chatconform_strict on, so a SHOULD-level deviation fails too; hostile rows run
 with a short --request-timeout, since proving the suite never hangs must not take minutes.
@@ -24,11 +25,15 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .paths import specs_dir
 from .reference.injection import FAULT, HOSTILE, VARIATION, Entry, catalogue
+from .requirements import catalogue as requirement_catalogue
+from .requirements import cited_requirement_ids
+from .verdict import TestResult, failing_requirements
 
 HOSTILE_REQUEST_TIMEOUT = 1  # seconds of silence per read; a whole exchange gets twice that
 HOSTILE_BOUND = 60.0  # seconds a hostile row may take, server start and every request included
@@ -60,31 +65,28 @@ class Row:
     entry: Entry
     returncode: int | None  # None: killed after ROW_TIMEOUT
     seconds: float
-    tests: list[dict[str, Any]] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)
+    suites: list[str] = field(default_factory=list)
+    tests: list[TestResult] = field(default_factory=list)
     output: str = ""
 
-    # -- what the run says ---------------------------------------------------------------------
+    # -- what the run says (read from the verdict records) -------------------------------------------
     @property
-    def failed_tests(self) -> list[dict[str, Any]]:
-        return [t for t in self.tests if t["outcome"] in ("failed", "error")]
+    def failed_tests(self) -> list[TestResult]:
+        return [t for t in self.tests if t.outcome in ("failed", "error")]
+
+    def _with(self, outcome: str) -> set[str]:
+        return {v.requirement for t in self.tests for v in t.verdicts if v.outcome == outcome}
 
     def failed_requirements(self) -> set[str]:
-        """IDs named in failure messages ("[stream.done-terminates] MUST: ...") of the tests citing them."""
-        found = set()
-        for test in self.failed_tests:
-            for requirement in test.get("requirements", []):
-                if f"[{requirement}]" in test.get("message", ""):
-                    found.add(requirement)
-        return found
+        return failing_requirements(self.tests)
 
     def warned_requirements(self) -> set[str]:
-        return {r["requirement"] for r in self.records if r.get("kind") == "warning"}
+        return self._with("warning")
 
     def failures_by_suite(self) -> dict[str, int]:
-        counts = {suite: 0 for suite in self.entry.suites}
+        counts = {suite: 0 for suite in self.suites}
         for test in self.failed_tests:
-            suite = test["nodeid"].split("::", 1)[0]
+            suite = test.nodeid.split("::", 1)[0]
             counts[suite] = counts.get(suite, 0) + 1
         return counts
 
@@ -121,7 +123,7 @@ class Row:
         return None
 
     def _first_failures(self) -> str:
-        return ", ".join(t["nodeid"].split("::", 1)[-1] for t in self.failed_tests[:3])
+        return ", ".join(t.nodeid.split("::", 1)[-1] for t in self.failed_tests[:3])
 
     @property
     def ok(self) -> bool:
@@ -130,7 +132,8 @@ class Row:
     def summary(self) -> str:
         lines = [f"{self.entry.kind} {self.entry.name}: exit {self.returncode}, {self.seconds:.1f}s, "
                  f"problem: {self.problem()}"]
-        lines += [f"  {t['outcome']}: {t['nodeid']}\n{t.get('message', '')[-800:]}" for t in self.failed_tests[:6]]
+        lines += [f"  {t.outcome}: {t.nodeid}\n" + "\n".join(f"    {v.headline()}" for v in t.verdicts
+                                                           if v.outcome != "pass") for t in self.failed_tests[:6]]
         return "\n".join(lines) + "\n" + self.output[-2500:]
 
 
@@ -153,19 +156,46 @@ def _run(cmd: list[str], cwd: Path, timeout: float) -> tuple[int | None, str]:
         return None, output
 
 
+# Suites that judge generated requests: each row runs only the hand-written suites, where one
+# deviation shows as the failures of the tests that cite what it breaks.
+GENERATED = ("suites/test_property_based.py", "suites/test_stateful.py")
+
+
+@lru_cache(maxsize=None)
+def _cited_by_suite(root: Path) -> dict[str, frozenset[str]]:
+    """suite path (from the checkout root) -> the requirement IDs its tests cite."""
+    by_suite: dict[str, set[str]] = {}
+    for rid, sites in cited_requirement_ids(root / "suites").items():
+        for site in sites:
+            path = Path(site.split("::", 1)[0]).resolve().relative_to(root).as_posix()
+            by_suite.setdefault(path, set()).add(rid)
+    return {k: frozenset(v) for k, v in by_suite.items() if k not in GENERATED}
+
+
+def suites_for(entry: Entry, root: Path | None = None) -> list[str]:
+    """The suites that judge an entry: those citing one of its requirements (a fault, a hostile
+    behaviour), or any requirement of its areas (a legal variation must leave them all clean)."""
+    root = (root or repository()).resolve()
+    if entry.kind == VARIATION:
+        wanted = {r.id for r in requirement_catalogue() if r.area in entry.areas}
+    else:
+        wanted = set(entry.requirements)
+    return sorted(suite for suite, ids in _cited_by_suite(root).items() if ids & wanted)
+
+
 def run_row(entry: Entry, *, root: Path | None = None, timeout: float = ROW_TIMEOUT) -> Row:
     root = root or repository()
+    suites = suites_for(entry, root)
     with tempfile.TemporaryDirectory(prefix="chatconform-selfcheck-") as tmp:
         results = Path(tmp) / "results.json"
-        cmd = [sys.executable, "-m", "pytest", *entry.suites, "-q", "-p", "no:cacheprovider",
+        cmd = [sys.executable, "-m", "pytest", *suites, "-q", "-p", "no:cacheprovider",
                *[arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")],
                f"--results-json={results}", f"--reports-dir={tmp}", *pytest_args(entry)]
         started = time.monotonic()
         code, output = _run(cmd, root, timeout)
-        row = Row(entry, code, time.monotonic() - started, output=output)
+        row = Row(entry, code, time.monotonic() - started, suites=suites, output=output)
         if results.exists():
-            data = json.loads(results.read_text())
-            row.tests, row.records = data["tests"], data["records"]
+            row.tests = [TestResult.from_dict(t) for t in json.loads(results.read_text())["tests"]]
         return row
 
 
@@ -218,7 +248,7 @@ def _verdict(row: Row) -> str:
 def render(rows: Sequence[Row]) -> str:
     """Rows = catalogue entries, columns = suites; a cell is the number of failed tests in that
     suite (0 for a clean run), "·" where the suite was not run."""
-    suites = sorted({s for row in rows for s in row.entry.suites}, key=_label)
+    suites = sorted({s for row in rows for s in row.suites}, key=_label)
     labels = [_label(s) for s in suites]
     widths = [max(len(label), 3) for label in labels]
     name_width = max([len(r.entry.name) for r in rows] + [5])
@@ -226,7 +256,7 @@ def render(rows: Sequence[Row]) -> str:
     lines = [head + "  verdict"]
     for row in rows:
         counts = row.failures_by_suite()
-        cells = [f"{counts[s] if s in row.entry.suites else '·':>{w}}" for s, w in zip(suites, widths)]
+        cells = [f"{counts[s] if s in row.suites else '·':>{w}}" for s, w in zip(suites, widths)]
         lines.append(f"{row.entry.name:<{name_width}}  {row.entry.kind:<9}  " + " ".join(cells) + "  " + _verdict(row))
     lines.append("")
     lines.append("columns: " + ", ".join(f"{label} = {suite}" for label, suite in zip(labels, suites)))

@@ -148,6 +148,12 @@ class TestResult:
         return next((v for v in self.verdicts if v.requirement == requirement), None)
 
 
+def failing_requirements(tests: Iterable[TestResult]) -> set[str]:
+    """Requirements that failed their test: MUST failures, and warnings that failed it (--strict)."""
+    return {v.requirement for t in tests for v in t.verdicts
+            if v.outcome == FAIL or (v.outcome == WARNING and t.outcome == "failed")}
+
+
 # -- the sink checks report into --------------------------------------------------------------------
 @dataclass
 class Observation:

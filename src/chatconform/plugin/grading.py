@@ -25,7 +25,7 @@ import pytest
 from .. import verdict as v
 from ..failures import ConformanceFailure, HarnessProblem, NotJudged, Unsupported
 from ..requirements import catalogue
-from .markers import requirement_ids
+from .markers import requirement_ids, test_id
 from .session import state
 
 SINK: pytest.StashKey[v.Sink] = pytest.StashKey()
@@ -102,7 +102,7 @@ def _ended(item: pytest.Item, exc: BaseException) -> None:
         sink.add(v.Observation(exc.requirement, v.FAIL, exc, [exc.exchange] if exc.exchange else []))
         cited = requirement_ids(item)
         if exc.requirement not in cited:
-            raise AssertionError(f"{item.nodeid} raised a failure for {exc.requirement!r} but cites {cited}: "
+            raise AssertionError(f"{test_id(item)} raised a failure for {exc.requirement!r} but cites {cited}: "
                                  "add the ID to its requirement marker") from exc
         if _fails_the_run(item.config, graded_level(item.config, exc.requirement)):
             raise exc
@@ -113,6 +113,7 @@ def _ended(item: pytest.Item, exc: BaseException) -> None:
 
 def finalize(item: pytest.Item, ended: BaseException | None) -> list[v.Verdict]:
     """One verdict per cited requirement, from the sink and from how the test ended."""
+    tid = test_id(item)
     sink = item.stash.get(SINK, None) or v.Sink()
     stopped = item.stash.get(STOPPED, None)
     cited = requirement_ids(item)
@@ -131,7 +132,7 @@ def finalize(item: pytest.Item, ended: BaseException | None) -> list[v.Verdict]:
             verdicts.append(_from_observations(item, rid, level, observations))
         elif noted and stopped is None:
             # a requirement the test only observes (which choice a server made where both are fine)
-            verdicts.append(v.Verdict(rid, level, v.INFORMATIONAL, item.nodeid, reason=noted[0],
+            verdicts.append(v.Verdict(rid, level, v.INFORMATIONAL, tid, reason=noted[0],
                                       exchanges=tuple(v.Evidence.of(e, False) for e in test_exchanges[:1])))
         else:
             verdicts.append(_unreached(item, rid, level, stopped, failed_at, ended, test_exchanges))
@@ -149,45 +150,47 @@ def _graded(level: str, outcome: str) -> str:
 
 
 def _from_observations(item: pytest.Item, rid: str, level: str, observations: list[v.Observation]) -> v.Verdict:
+    tid = test_id(item)
     outcome = v.aggregate(_graded(level, o.outcome) for o in observations)
     chosen = next(o for o in observations if _graded(level, o.outcome) == outcome)
     full = outcome != v.PASS
     exchanges = tuple(v.Evidence.of(e, full) for e in _unique(chosen.exchanges)[:MAX_EVIDENCE])
     error = chosen.error
     if isinstance(error, ConformanceFailure):
-        return v.Verdict(rid, level, outcome, item.nodeid, expected=error.expected, received=error.received,
+        return v.Verdict(rid, level, outcome, tid, expected=error.expected, received=error.received,
                          where=error.where, reason=f"expected {error.expected}; received {error.received}",
                          exchanges=exchanges)
     capability = None
     if outcome == v.UNSUPPORTED and isinstance(item.stash.get(STOPPED, None), Unsupported):
         capability = item.stash[STOPPED].capability  # type: ignore[attr-defined]
-    return v.Verdict(rid, level, outcome, item.nodeid, reason=chosen.reason, capability=capability,
+    return v.Verdict(rid, level, outcome, tid, reason=chosen.reason, capability=capability,
                      exchanges=exchanges)
 
 
 def _unreached(item: pytest.Item, rid: str, level: str, stopped: BaseException | None, failed_at: str | None,
                ended: BaseException | None, exchanges: list[Any]) -> v.Verdict:
+    tid = test_id(item)
     evidence = tuple(v.Evidence.of(e, False) for e in exchanges[:MAX_EVIDENCE])
     if stopped is None and ended is not None and isinstance(ended, pytest.skip.Exception):
         # a plain skip in a suite: it found nothing to judge here (the reason says why)
-        return v.Verdict(rid, level, v.NOT_JUDGED, item.nodeid, reason=str(ended.msg), exchanges=evidence)
+        return v.Verdict(rid, level, v.NOT_JUDGED, tid, reason=str(ended.msg), exchanges=evidence)
     if stopped is None:
-        return v.Verdict(rid, level, v.NOT_JUDGED, item.nodeid, exchanges=evidence,
+        return v.Verdict(rid, level, v.NOT_JUDGED, tid, exchanges=evidence,
                          reason="the test ended without any check for it returning a verdict")
     if isinstance(stopped, ConformanceFailure):
-        return v.Verdict(rid, level, v.BLOCKED, item.nodeid, exchanges=evidence,
+        return v.Verdict(rid, level, v.BLOCKED, tid, exchanges=evidence,
                          reason=f"not reached: the test stopped at {failed_at or stopped.requirement}")
     if isinstance(stopped, NotJudged):
-        return v.Verdict(rid, level, v.NOT_JUDGED, item.nodeid, exchanges=evidence,
+        return v.Verdict(rid, level, v.NOT_JUDGED, tid, exchanges=evidence,
                          reason=f"not reached: {stopped.requirement} had nothing to judge ({stopped.reason})")
     if isinstance(stopped, HarnessProblem):
         ex = (v.Evidence.of(stopped.exchange, True),)
-        return v.Verdict(rid, level, v.ERROR, item.nodeid, expected=stopped.what,
+        return v.Verdict(rid, level, v.ERROR, tid, expected=stopped.what,
                          received=stopped.exchange.excerpt(), exchanges=ex,
                          reason=f"no usable response: {stopped.exchange.problem or stopped.exchange.excerpt()}")
     if isinstance(stopped, pytest.skip.Exception):
-        return v.Verdict(rid, level, v.NOT_JUDGED, item.nodeid, reason=str(stopped.msg), exchanges=evidence)
-    return v.Verdict(rid, level, v.ERROR, item.nodeid, exchanges=evidence,
+        return v.Verdict(rid, level, v.NOT_JUDGED, tid, reason=str(stopped.msg), exchanges=evidence)
+    return v.Verdict(rid, level, v.ERROR, tid, exchanges=evidence,
                      reason=f"the test broke without a verdict: {type(stopped).__name__}: {str(stopped)[:300]}")
 
 

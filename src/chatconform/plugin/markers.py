@@ -17,6 +17,15 @@ def requirement_ids(item: pytest.Item) -> list[str]:
     return ids
 
 
+def test_id(item: pytest.Item) -> str:
+    """The test's own ID. schemathesis gives each operation of one property test the same node ID;
+    its operation label tells them apart (so the run record keeps one entry per operation)."""
+    label = getattr(item, "operation_label", None)
+    if label and not item.nodeid.endswith("]"):
+        return f"{item.nodeid}[{label}]"
+    return item.nodeid
+
+
 def capabilities(item: pytest.Item) -> list[str]:
     return [cap for marker in item.iter_markers("capability") for cap in marker.args]
 

@@ -13,11 +13,12 @@ import pytest
 
 from ..verdict import Note, SupportRow, TestResult, Verdict
 from .grading import VERDICTS
-from .markers import requirement_ids  # noqa: F401 - re-exported for readers of this module
+from .markers import requirement_ids, test_id
 from .session import state
 
 RESULTS: pytest.StashKey[Results] = pytest.StashKey()
 COST_KEYS = ("requests", "prompt_tokens", "completion_tokens")
+TEST_ID = "chatconform-test-id"
 
 
 class Results:
@@ -49,8 +50,9 @@ class Results:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker:
             return
-        entry = self._tests.setdefault(report.nodeid, {"nodeid": report.nodeid, "outcome": "passed",
-                                                       "requirements": [], "duration": 0.0})
+        key = next((value for k, value in report.user_properties if k == TEST_ID), report.nodeid)
+        entry = self._tests.setdefault(key, {"nodeid": key, "outcome": "passed", "requirements": [],
+                                             "duration": 0.0})
         entry["duration"] += report.duration
         for key, value in report.user_properties:
             if key == "chatconform-requirements":
@@ -100,4 +102,5 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.user_properties.append((TEST_ID, test_id(item)))
     item.user_properties.append(("chatconform-requirements", requirement_ids(item)))

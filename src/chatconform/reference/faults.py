@@ -1,12 +1,12 @@
 """The fault catalogue: every way `chatconform serve --fault NAME / --variation NAME` can deviate.
 
 One entry per deviation, each with a one-line description, the requirement IDs it violates, the
-suites that must catch it and, where a real server shipped it, the row of the shared deviations
+catalogue areas it concerns and, where a real server shipped it, the row of the shared deviations
 list it reproduces (ST-.., RS-.., PA-.., ER-.., HD-.., AD-..). Three kinds:
 
-* fault: a deviation a client would trip over; the named suites must fail citing one of its IDs.
-* variation: legal but unusual behaviour; the named suites must pass without a warning.
-* hostile: a server that misbehaves at the HTTP level; the suites must end, with failures, in
+* fault: a deviation a client would trip over; a test must fail citing one of its IDs.
+* variation: legal but unusual behaviour; the tests of its areas must pass without a warning.
+* hostile: a server that misbehaves at the HTTP level; the tests must end, with failures, in
   bounded time (see chatconform.reference.hostile).
 
 Each implementation is one or a few small functions registered under a hook point of the server
@@ -30,23 +30,25 @@ from chatconform.reference.injection import Context, Reply, declare_variation, f
 from chatconform.reference.store import Stored
 from chatconform.reference.streaming import DONE, encode
 
-# The suites an entry is judged by (paths from the repository root).
-RESPONSES = "suites/test_responses.py"
-STREAMING = "suites/test_streaming.py"
-STREAMING_TOOLS = "suites/test_streaming_tools.py"
-TOOLS = "suites/test_tools.py"
-PARAMETERS = "suites/test_parameters.py"
-ERRORS = "suites/test_errors.py"
-HEADERS = "suites/test_headers.py"
-AUTH = "suites/test_auth.py"
-STRUCTURED = "suites/test_structured_output.py"
-LOGPROBS = "suites/test_logprobs.py"
-SEED = "suites/test_seed.py"
-STORED = "suites/test_stored_completions.py"
-EXTENSIONS = "suites/test_extensions.py"
-EVERY_SUITE = (RESPONSES, STREAMING, STREAMING_TOOLS, TOOLS, PARAMETERS, ERRORS, HEADERS, AUTH, STRUCTURED,
-               LOGPROBS, SEED, STORED, EXTENSIONS)
-STREAMS = (STREAMING, STREAMING_TOOLS)
+# The catalogue areas (specs/requirements.yaml) an entry concerns. The server knows the catalogue,
+# not the suite's files: `chatconform selfcheck` runs the suites that cite the entry's requirements
+# (a fault, a hostile behaviour) or its areas' requirements (a legal variation).
+RESPONSES = "response"
+STREAMING = "streaming"
+STREAMING_TOOLS = "tools"
+TOOLS = "tools"
+PARAMETERS = "request"
+ERRORS = "errors"
+HEADERS = "headers"
+AUTH = "auth"
+STRUCTURED = "structured-output"
+LOGPROBS = "logprobs"
+SEED = "request"
+STORED = "stored"
+EXTENSIONS = "extensions"
+EVERY_SUITE = (RESPONSES, STREAMING, TOOLS, PARAMETERS, ERRORS, HEADERS, AUTH, STRUCTURED, LOGPROBS, STORED,
+               EXTENSIONS)
+STREAMS = (STREAMING,)
 
 
 # -- helpers --------------------------------------------------------------------------------------

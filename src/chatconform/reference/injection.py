@@ -53,7 +53,7 @@ class Entry:
     kind: str
     description: str  # one line
     requirements: tuple[str, ...]  # specs/requirements.yaml IDs it violates (none for a variation)
-    suites: tuple[str, ...]  # suites/ modules that must catch it (or must accept it)
+    areas: tuple[str, ...]  # catalogue areas it concerns (chatconform selfcheck picks the suites)
     cite: str | None = None  # the row of the shared deviations list it reproduces (ST-01, ER-04, ...)
     hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
     framing: dict[str, Any] = field(default_factory=dict)
@@ -62,7 +62,7 @@ class Entry:
 CATALOGUE: dict[str, Entry] = {}
 
 
-def _register(kind: str, name: str, description: str, suites: Iterable[str], requirements: Iterable[str] = (),
+def _register(kind: str, name: str, description: str, areas: Iterable[str], requirements: Iterable[str] = (),
               cite: str | None = None, hook: str | None = None, framing: dict[str, Any] | None = None
               ) -> Callable[[Any], Any]:
     """Decorator: register the decorated function under ``hook``, or a class whose functions are
@@ -79,32 +79,32 @@ def _register(kind: str, name: str, description: str, suites: Iterable[str], req
             if hook not in HOOKS:
                 raise ValueError(f"fault catalogue: {name!r} names no known hook ({hook!r})")
             hooks = {hook: impl}
-        CATALOGUE[name] = Entry(name, kind, description, tuple(requirements), tuple(suites), cite, hooks,
+        CATALOGUE[name] = Entry(name, kind, description, tuple(requirements), tuple(dict.fromkeys(areas)), cite, hooks,
                                 dict(framing or {}))
         return impl
 
     return add
 
 
-def fault(name: str, description: str, suites: Iterable[str], requirements: Iterable[str], *,
+def fault(name: str, description: str, areas: Iterable[str], requirements: Iterable[str], *,
           cite: str | None = None, hook: str | None = None) -> Callable[[Any], Any]:
-    return _register(FAULT, name, description, suites, requirements, cite, hook)
+    return _register(FAULT, name, description, areas, requirements, cite, hook)
 
 
-def hostile(name: str, description: str, suites: Iterable[str], requirements: Iterable[str] = (), *,
+def hostile(name: str, description: str, areas: Iterable[str], requirements: Iterable[str] = (), *,
             cite: str | None = None) -> Callable[[Any], Any]:
-    return _register(HOSTILE, name, description, suites, requirements, cite, "asgi")
+    return _register(HOSTILE, name, description, areas, requirements, cite, "asgi")
 
 
-def variation(name: str, description: str, suites: Iterable[str], *, cite: str | None = None,
+def variation(name: str, description: str, areas: Iterable[str], *, cite: str | None = None,
               hook: str | None = None, framing: dict[str, Any] | None = None) -> Callable[[Any], Any]:
-    return _register(VARIATION, name, description, suites, (), cite, hook, framing)
+    return _register(VARIATION, name, description, areas, (), cite, hook, framing)
 
 
-def declare_variation(name: str, description: str, suites: Iterable[str], *, framing: dict[str, Any],
+def declare_variation(name: str, description: str, areas: Iterable[str], *, framing: dict[str, Any],
                       cite: str | None = None) -> None:
     """A variation that is only a framing: no function to register."""
-    _register(VARIATION, name, description, suites, (), cite, None, framing)(None)
+    _register(VARIATION, name, description, areas, (), cite, None, framing)(None)
 
 
 def catalogue() -> dict[str, Entry]:
@@ -141,13 +141,13 @@ def _markdown(kinds: Iterable[str]) -> str:
         entries = [e for e in catalogue().values() if e.kind == kind]
         out.append(f"{kind.capitalize()}s ({len(entries)}):\n")
         violates = "" if kind == VARIATION else " violates |"
-        out.append(f"| name | what the server does |{violates} caught by | seen in |")
+        out.append(f"| name | what the server does |{violates} areas | seen in |")
         out.append("|---|---|" + ("---|" if violates else "") + "---|---|")
         for e in entries:
-            suites = ", ".join(s.rsplit("/", 1)[-1].removeprefix("test_").removesuffix(".py") for s in e.suites)
+            areas = ", ".join(e.areas)
             ids = f" {', '.join(f'`{r}`' for r in e.requirements)} |" if violates else ""
             text = e.description.replace("|", "\\|")
-            out.append(f"| `{e.name}` | {text} |{ids} {suites} | {e.cite or ''} |")
+            out.append(f"| `{e.name}` | {text} |{ids} {areas} | {e.cite or ''} |")
         out.append("")
     return "\n".join(out)
 

@@ -18,9 +18,11 @@ from typing import Any
 from .. import __version__
 from .record import LABELS, VERDICTS, label, must_summary
 
-ICONS = {"pass": "✓", "fail": "✗", "warning": "!", "unsupported": "⊘", "error": "⚠", "not_run": "·"}
-EMOJI = {"pass": "✅", "fail": "❌", "warning": "⚠️", "unsupported": "➖", "error": "💥", "not_run": "·", None: " "}
-PROBLEMS = ("fail", "warning", "error")
+ICONS = {"pass": "✓", "fail": "✗", "warning": "!", "blocked": "⊘", "not_judged": "?", "unsupported": "–",
+         "informational": "i", "error": "⚠", "not_run": "·"}
+EMOJI = {"pass": "✅", "fail": "❌", "warning": "⚠️", "blocked": "⛔", "not_judged": "❔", "unsupported": "➖",
+         "informational": "ℹ️", "error": "💥", "not_run": "·", None: " "}
+PROBLEMS = ("fail", "warning", "error", "blocked", "not_judged")
 MARKDOWN_LIMIT = 60_000  # GitHub comments hold 65,536 characters
 
 
@@ -267,10 +269,13 @@ def _evidence(index: int, row: Row, entry: Mapping[str, Any], runs: Sequence[Map
 
 def _legend() -> str:
     meanings = {
-        "pass": "every test citing it passed",
+        "pass": "a check judged a real response and found it right",
         "fail": "a MUST requirement was violated",
         "warning": "a SHOULD/MAY requirement was not met",
+        "blocked": "the test stopped at another requirement's failure before reaching it",
+        "not_judged": "the response gave the check nothing to judge (never a pass)",
         "unsupported": "the target lacks the optional capability",
+        "informational": "observed only: the profile gives it no conformance weight",
         "error": "no verdict: timeout, connection failure or a broken test",
         "not_run": "no test in the run judged it",
     }

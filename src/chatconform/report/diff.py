@@ -26,7 +26,8 @@ SECTIONS = (
     ("newly_supported", "Newly supported", "unsupported before, judged now"),
     ("new_warnings", "New warnings", "passed before, a SHOULD/MAY warning now"),
     ("resolved_warnings", "Resolved warnings", "a warning before, pass now"),
-    ("new_errors", "Could not be judged now", "judged before; a timeout, connection failure or broken test now"),
+    ("new_errors", "Could not be judged now",
+     "judged before; now a timeout, connection failure, broken test, an earlier failure (blocked) or nothing to judge"),
     ("other", "Other changes", "not run, no longer in the catalogue, or back from an error"),
 )
 
@@ -78,7 +79,7 @@ def _section(before: str | None, after: str | None) -> str:
         return "new_warnings"
     if before == "warning" and after == "pass":
         return "resolved_warnings"
-    if after == "error" and before in JUDGED:
+    if after in ("error", "blocked", "not_judged") and before in JUDGED:
         return "new_errors"
     return "other"
 
