@@ -393,6 +393,7 @@ def replay(requests: Iterable[dict[str, Any]], base_from: str | None, base_to: s
     requests = list(requests)
     sent = matched = errors = 0
     differences: dict[str, int] = {}
+    ids: dict[str, str] = {}
     stop_at = time.monotonic() + deadline
     with httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0), follow_redirects=False) as client:
         start = time.perf_counter()
@@ -402,13 +403,22 @@ def replay(requests: Iterable[dict[str, Any]], base_from: str | None, base_to: s
             url = r["url"]
             if base_from and url.startswith(base_from):
                 url = base_to + url[len(base_from):]
+            for old_id, new_id in ids.items():  # a stored completion is looked up by the id it got now
+                if old_id in url:
+                    url = url.replace(old_id, new_id)
             headers = [(k, v) for k, v in r["headers"] if k.lower() not in DROP_REQUEST_HEADERS]
             body = base64.b64decode(r["body"]) if r.get("body") else None
             sent += 1
             try:
                 with client.stream(r["method"], url, headers=headers, content=body) as response:
-                    for _ in response.iter_raw():
-                        pass
+                    head = b""
+                    for chunk in response.iter_raw():
+                        if r.get("response_id") and len(head) < 4096:
+                            head += chunk[:4096]
+                    if r.get("response_id"):
+                        match = re.search(rb'"id"\s*:\s*"(chatcmpl-[^"]{1,200})"', head)
+                        if match:
+                            ids[r["response_id"]] = match.group(1).decode("latin-1")
                     if response.status_code == r.get("status"):
                         matched += 1
                     else:

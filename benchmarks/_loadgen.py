@@ -24,6 +24,7 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)
     content_types: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    sample_error: str = ""  # the start of the first non-2xx body
 
     @property
     def rps(self) -> float:
@@ -101,6 +102,8 @@ async def _worker(host: str, port: int, raw: bytes, result: LoadResult, budget: 
                 result.statuses[status] = result.statuses.get(status, 0) + 1
                 ctype = headers.get("content-type", "").split(";")[0]
                 result.content_types[ctype] = result.content_types.get(ctype, 0) + 1
+                if not 200 <= status < 300 and not result.sample_error:
+                    result.sample_error = f"{status}: {body[:200].decode('utf-8', 'replace')}"
                 if 200 <= status < 300:
                     result.ok += 1
                     result.latencies.append(time.perf_counter() - start)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -70,7 +71,21 @@ def _finish(entry: dict[str, Any]) -> None:
     if t0 is None:  # already written
         return
     entry["seconds"] = time.perf_counter() - t0
+    entry.pop("_json", None)
+    entry.pop("_head", None)
     _write(entry)
+
+
+_ID = re.compile(rb'"id"\s*:\s*"(chatcmpl-[^"]{1,200})"')
+
+
+def _note_id(entry: dict[str, Any], chunk: bytes) -> None:
+    """Keep the completion id a JSON answer issued, so a replay can map it to the one it gets."""
+    if entry.get("_json") and "response_id" not in entry and len(entry.setdefault("_head", b"")) < 4096:
+        entry["_head"] += chunk[:4096]
+        match = _ID.search(entry["_head"])
+        if match:
+            entry["response_id"] = match.group(1).decode("latin-1")
 
 
 class _SyncStream(httpx.SyncByteStream):
@@ -78,7 +93,9 @@ class _SyncStream(httpx.SyncByteStream):
         self.inner, self.entry = inner, entry
 
     def __iter__(self):  # type: ignore[override]
-        yield from self.inner
+        for chunk in self.inner:
+            _note_id(self.entry, chunk)
+            yield chunk
 
     def close(self) -> None:
         try:
@@ -94,6 +111,7 @@ class _AsyncStream(httpx.AsyncByteStream):
 
     async def __aiter__(self):  # type: ignore[override]
         async for chunk in self.inner:
+            _note_id(self.entry, chunk)
             yield chunk
 
     async def aclose(self) -> None:
@@ -118,6 +136,7 @@ def _install() -> None:
             _finish(entry)
             raise
         entry["status"] = response.status_code
+        entry["_json"] = "json" in response.headers.get("content-type", "")
         response.stream = _SyncStream(response.stream, entry)
         return response
 
@@ -131,6 +150,7 @@ def _install() -> None:
             _finish(entry)
             raise
         entry["status"] = response.status_code
+        entry["_json"] = "json" in response.headers.get("content-type", "")
         response.stream = _AsyncStream(response.stream, entry)
         return response
 

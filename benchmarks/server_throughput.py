@@ -113,7 +113,7 @@ def measure(target: dict[str, Any], stream: bool, args: argparse.Namespace) -> L
 
 def describe(r: LoadResult, stream: bool) -> str:
     if not r.ok:
-        return f"no 2xx ({r.statuses or 'no response'}, {r.errors} errors)"
+        return f"no 2xx ({r.statuses or 'no response'}, {r.errors} errors): {r.sample_error[:110]}"
     note = []
     if stream and r.streams_ok < r.ok:
         note.append(f"not a stream: {r.ok - r.streams_ok} of {r.ok} 2xx without [DONE] ({r.content_types})")
