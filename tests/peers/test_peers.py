@@ -23,6 +23,8 @@ pytestmark = pytest.mark.peers
 
 OPT_IN = os.environ.get("CHATCONFORM_PEERS", "")
 SUITE_TIMEOUT = 1500  # seconds for one whole suite run against one peer
+# extra pytest arguments for the suite runs, e.g. "-k stream" while working on one area
+SUITE_ARGS = tuple(os.environ.get("CHATCONFORM_PEERS_SUITE_ARGS", "").split())
 
 _runs: dict[str, tuple[SuiteRun, dict[str, str], float]] = {}
 
@@ -50,7 +52,7 @@ def suite_against(name: str) -> tuple[SuiteRun, dict[str, str], float]:
                 with peer.running(api_key=API_KEY, model=expectations.get("model")) as server:
                     started = time.monotonic()
                     run = run_suite("suites", base_url=server.base_url, model=server.model, timeout=SUITE_TIMEOUT,
-                                    args=(f"--reports-dir={reports}", f"--run-name=peer-{name}"))
+                                    args=(f"--reports-dir={reports}", f"--run-name=peer-{name}", *SUITE_ARGS))
                     seconds = time.monotonic() - started
             except PeerUnavailable as error:
                 _unavailable(f"{name} did not start: {error}")
