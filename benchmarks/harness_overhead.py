@@ -110,10 +110,10 @@ def profile(suites: list[str], hand: list[str], work: Path, timeout: float, top:
     for name, args in (("collection", ["--collect-only", "-q", *suites]),
                        ("hand-written run (embedded)", ["-q", f"--reports-dir={work / 'prof-reports'}", *hand])):
         out = work / f"{name.split()[0]}.prof"
-        done = c.run([c.PYTHON, "-m", "cProfile", "-o", str(out), "-m", "pytest", "-p", "no:cacheprovider", *args],
-                     timeout=timeout, env=env)
-        print(f"\nprofile: {name} ({done.wall:.2f}s wall under cProfile; top {top} by cumulative time, "
-              f"then by own time)")
+        cmd = c.pytest_cmd(*args)  # [python, -m, pytest, ...]
+        done = c.run([c.PYTHON, "-m", "cProfile", "-o", str(out), *cmd[1:]], timeout=timeout, env=env)
+        print(f"\nprofile: {name} ({done.wall:.2f}s wall under cProfile, exit {done.returncode}; top {top} "
+              f"by cumulative time, then by own time)")
         if not out.exists():
             print(f"  no profile written (exit {done.returncode}):\n{done.tail()}")
             continue
