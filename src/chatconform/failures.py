@@ -73,6 +73,16 @@ class NotJudged(Exception):
         super().__init__(f"[{requirement}] not judged: {reason}")
 
 
+class NotApplicable(Exception):
+    """A requirement the target's profile says does not apply (Azure: the model is in the URL, so
+    `request.model-required` does not apply): the test is not run; its requirements are informational."""
+
+    def __init__(self, requirement: str, reason: str) -> None:
+        self.requirement = requirement
+        self.reason = reason
+        super().__init__(f"[{requirement}] not applicable: {reason}")
+
+
 class Unsupported(Exception):
     """The target lacks an optional capability: reported as unsupported, never as a failure."""
 

@@ -6,10 +6,12 @@ value, not a test path. Each concern is a module of its own, each a pytest plugi
 - ``options``: the command-line options, ini keys and environment fallbacks, checked at start-up;
 - ``markers``: ``requirement`` / ``capability`` markers, unknown IDs, ``-k`` by requirement ID;
 - ``session``: the target, the client and the exchanges each test relied on;
+- ``preflight``: one cheap exchange before the first test; an outage ends the run in one line;
 - ``embedded``: the reference server started for a run without ``--base-url``;
 - ``grading``: checks' observations and a test's exceptions turned into verdict records;
 - ``results``: the controller's collection of every test's verdicts, ``--results-json``;
 - ``summary``: the terminal summary, by requirement;
+- ``runs``: a run's directory (no silent overwrite, pruning), SIGTERM as an interruption;
 - ``reporting``: hands the records to chatconform.report (run record, JUnit, Allure);
 - ``fixtures``: ``target``, ``client``, ``shared``, ``record``;
 - ``fuzz``: the property-test options and the ``fuzz`` fixture.
@@ -21,9 +23,11 @@ pytest_plugins = [
     "chatconform.plugin.options",
     "chatconform.plugin.markers",
     "chatconform.plugin.session",
+    "chatconform.plugin.preflight",
     "chatconform.plugin.grading",
     "chatconform.plugin.results",
     "chatconform.plugin.summary",
+    "chatconform.plugin.runs",
     "chatconform.plugin.reporting",
     "chatconform.plugin.fixtures",
     "chatconform.plugin.fuzz",

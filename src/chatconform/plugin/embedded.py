@@ -20,11 +20,13 @@ def start_embedded(config: pytest.Config, target: Target) -> tuple[Any, Target]:
     extra = [f"--restricted-api-key={restricted_key}", f"--rate-limited-api-key={probe_key}", "--rate-limit=3"]
     extra += [f"--fault={f}" for f in config.getoption("cc_reference_faults")]
     extra += [f"--variation={v}" for v in config.getoption("cc_reference_variations")]
-    if target.profile.name != "reference":
-        extra.append(f"--profile={target.profile.name}")
-    server = EmbeddedServer(api_key, models=[target.model], extra_args=extra)
-    base_url = server.start().rstrip("/")
-    if target.profile.base_path != "/v1":
-        base_url = base_url.removesuffix("/v1") + target.profile.base_path
+    profile = target.profile
+    server = EmbeddedServer(api_key, models=[target.model], extra_args=extra,
+                            profile=None if profile.name == "reference" else profile.name)
+    base_url = server.start().rstrip("/")  # the server announces its profile's base path
+    # the emulation requires what the vendor requires (a gateway's deployment header): send the
+    # profile's example values unless --header gave the user's own
+    headers = {**{k: v for k, v in profile.header_examples.items() if k in profile.required_headers},
+               **target.headers}
     return server, replace(target, base_url=base_url, api_key=api_key, restricted_api_key=restricted_key,
-                           rate_limit_probe=probe_key)
+                           rate_limit_probe=probe_key, headers=headers)

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from .. import verdict as v
-from ..failures import ConformanceFailure, HarnessProblem, NotJudged, Unsupported
+from ..failures import ConformanceFailure, HarnessProblem, NotApplicable, NotJudged, Unsupported
 from ..requirements import catalogue
 from .markers import requirement_ids, test_id
 from .session import state
@@ -94,6 +94,11 @@ def _ended(item: pytest.Item, exc: BaseException) -> None:
         for rid in requirement_ids(item):
             sink.add(v.Observation(rid, v.UNSUPPORTED, reason=f"capability {exc.capability!r}: {exc.reason}"))
         raise pytest.skip.Exception(f"UNSUPPORTED capability {exc.capability!r}: {exc.reason}") from None
+    if isinstance(exc, NotApplicable):
+        for rid in requirement_ids(item):
+            sink.add(v.Observation(rid, v.INFORMATIONAL, reason=f"not applicable under this profile: "
+                                                                f"[{exc.requirement}] {exc.reason}"))
+        raise pytest.skip.Exception(f"NOT APPLICABLE [{exc.requirement}]: {exc.reason}") from None
     if isinstance(exc, NotJudged):
         sink.add(v.Observation(exc.requirement, v.NOT_JUDGED, exc, [exc.exchange] if exc.exchange else [],
                                reason=exc.reason))

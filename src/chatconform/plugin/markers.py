@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..failures import Unsupported
+from ..failures import NotApplicable, Unsupported
 from ..requirements import catalogue
 
 
@@ -51,8 +51,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """A missing capability skips the test before its fixtures spend a request (graded unsupported)."""
+    """A missing capability, or a requirement the profile says does not apply, skips the test
+    before its fixtures spend a request (graded unsupported / informational)."""
     needed = capabilities(item)
+    levels = _profile_levels(item)
+    for rid in requirement_ids(item):
+        if levels.get(rid) == "not-applicable":
+            reason = getattr(levels[rid], "reason", "") or "the profile says it does not apply"
+            raise NotApplicable(rid, reason)
     if needed:
         from .session import state
 
@@ -60,3 +66,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         for cap in needed:
             if not target.has(cap):
                 raise Unsupported(cap, f"not declared by profile {target.profile.name} / --capabilities")
+
+
+def _profile_levels(item: pytest.Item) -> dict[str, str]:
+    from .session import configured_target, state
+
+    target = state(item.config).resolved_target
+    try:
+        profile = (target or configured_target(item.config)).profile
+    except pytest.UsageError:
+        return {}
+    return dict(getattr(profile, "levels", {}) or {})

@@ -29,6 +29,7 @@ from ..requirements import catalogue
 from ..verdict import Verdict
 from .grading import STOPPED, VERDICTS
 from .markers import requirement_ids
+from . import preflight, runs
 from .results import Results, results
 from .session import Session, configured_target, state
 
@@ -106,7 +107,8 @@ class ReportCollector:
         self.started = datetime.now(timezone.utc)
         self._t0 = time.monotonic()
         self.written: Path | None = None
-        self.must: dict[str, Any] | None = None
+        self.headline: dict[str, Any] = {}
+        self.outage = False
 
     # -- Allure ----------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)  # before allure-pytest's selection by label (--allure-epics ...)
@@ -139,10 +141,7 @@ class ReportCollector:
 
     # -- the record -----------------------------------------------------------------------
     def _reports_dir(self) -> Path:
-        option = self.config.getoption("cc_reports_dir")
-        if option:
-            return self.config.invocation_params.dir / option
-        return self.config.rootpath / (self.config.getini(REPORTS_DIR_INI) or "reports")
+        return runs.reports_dir(self.config)
 
     @pytest.hookimpl(trylast=True)  # after Results has added the controller's own cost
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -152,8 +151,12 @@ class ReportCollector:
         collected: Results = results(self.config)
         tests = collected.tests
         named = self.config.getoption("cc_run_name")
-        if not should_record(tests, named=bool(named)):
+        checked = preflight.outcome_of(self.config)
+        outage = checked is not None and checked.failed
+        if not (should_record(tests, named=bool(named)) or outage):
             return
+        interrupted = runs.interrupted()
+        partial = bool(interrupted) or int(exitstatus) == int(pytest.ExitCode.INTERRUPTED) and not outage
         finished = datetime.now(timezone.utc)
         target = target_info(self.config, session)
         name = named or record.default_run_name(target["name"], self.started)
@@ -178,13 +181,17 @@ class ReportCollector:
                 "markers": self.config.option.markexpr or "",
             },
             "ci": _ci(),
+            "named": bool(named),
+            "partial": partial,
+            "interrupted": interrupted if partial else None,
         }
         data = record.SessionData(tests=tests, cost=dict(collected.cost))
         artifacts = {
             "junit": "junit.xml",
             "allure_results": os.path.relpath(alluredir, run_dir) if alluredir else None,
         }
-        result = record.build_record(data, cat, run=run, target=target, versions=versions, artifacts=artifacts)
+        result = record.build_record(data, cat, run=run, target=target, versions=versions, artifacts=artifacts,
+                                     preflight=preflight.record_field(self.config))
         redactor = Redactor(session.secrets())
         text = redactor.text(json.dumps(result, indent=1, ensure_ascii=False))
         (run_dir / record.RUN_FILE).write_text(text + "\n", encoding="utf-8")
@@ -202,17 +209,22 @@ class ReportCollector:
             allure_report.write_extras(alluredir, {k: redactor.text(str(v)) if isinstance(v, str) else v
                                                    for k, v in environment.items()}, name, report_name)
         self.written = run_dir / record.RUN_FILE
-        self.must = clean["summary"]["must"]
+        self.headline = clean["summary"]["headline"]
+        self.outage = outage
+        if not named:
+            runs.prune(self._reports_dir(), spare=[run_dir])
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.written is None:
             return
-        must = self.must or {}
-        score = must.get("score")
-        met = (f"MUST met {score:.1%} ({must['met']} of {must['judged']} judged)" if score is not None
-               else "no MUST requirement judged")
         try:
             shown = self.written.relative_to(self.config.invocation_params.dir)
         except ValueError:
             shown = self.written
-        terminalreporter.write_line(f"chatconform run record: {shown}; {met}")
+        status = self.headline["status"]
+        colour = {"PASS": {"green": True}, "INCOMPLETE": {"yellow": True}}.get(status, {"red": True})
+        terminalreporter.write_line(f"chatconform: {self.headline['text']}", bold=True, **colour)
+        terminalreporter.write_line(f"chatconform run record: {shown}; next:")
+        alluredir = getattr(self.config.option, "allure_report_dir", None)
+        for line in runs.next_steps(self.written.parent, shown.parent, alluredir, self.outage):
+            terminalreporter.write_line(line)

@@ -68,10 +68,11 @@ class Results:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        cost = state(self.config).cost
-        if cost is not None:
-            for key in COST_KEYS:
-                self.cost[key] += getattr(cost, key)
+        session = state(self.config)
+        for cost in (session.cost, session.preflight_cost):
+            if cost is not None:
+                for key in COST_KEYS:
+                    self.cost[key] += getattr(cost, key)
         if self.is_worker:
             self.config.workeroutput["chatconform_cost"] = self.cost  # type: ignore[attr-defined]
 

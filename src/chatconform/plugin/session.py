@@ -34,7 +34,7 @@ def configured_target(config: pytest.Config) -> Target:
     auth_style = options.setting(config, "auth_style") or profile.auth_style
     if auth_style not in AUTH_STYLES:
         raise pytest.UsageError(f"--auth-style must be one of {', '.join(AUTH_STYLES)}, not {auth_style!r}")
-    model = options.setting(config, "model") or (DEFAULT_MODEL if embedded else None)
+    model = options.setting(config, "model") or (default_model(profile) if embedded else None)
     if not model:
         raise pytest.UsageError("--model is required with --base-url (or set CHATCONFORM_MODEL)")
     caps = options.setting(config, "capabilities")
@@ -74,6 +74,13 @@ def configured_target(config: pytest.Config) -> Target:
     )
 
 
+def default_model(profile: Any) -> str:
+    """The embedded server's model: named the way the profile's vendor names models (seed 004:
+    ``model_vendor/model``)."""
+    vendor = (profile.conventions or {}).get("model_vendor")
+    return f"{vendor}/{DEFAULT_MODEL}" if vendor else DEFAULT_MODEL
+
+
 def _url_parameters(config: pytest.Config, profile: Any, model: str) -> dict[str, str]:
     params = {"model": model}
     deployment = options.setting(config, "deployment")
@@ -101,6 +108,9 @@ class Session:
         self._client: Client | None = None
         self.server: Any = None
         self.current_exchanges: list[Exchange] | None = None
+        # the pre-flight's own client's cost, and its completion for the suite to reuse
+        self.preflight_cost: Any = None
+        self.preflight_completion: Exchange | None = None
 
     @property
     def resolved_target(self) -> Target | None:
@@ -130,6 +140,16 @@ class Session:
                                   url_for=t.url_for)
             self._client.observers.append(self._observe)
         return self._client
+
+    def reuse_preflight(self, body: Any) -> Exchange | None:
+        """The pre-flight's completion, once, when ``body`` is the request it sent (the suite's
+        minimal request): the target is billed once for it."""
+        e = self.preflight_completion
+        if e is None or e.request_json != body:
+            return None
+        self.preflight_completion = None
+        self.used(e)
+        return e
 
     @property
     def cost(self) -> Any:
