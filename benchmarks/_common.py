@@ -95,11 +95,12 @@ def _on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds every finally block, then atexit kills the rest
 
 
-for _sig in (signal.SIGTERM, signal.SIGHUP):
-    try:
-        signal.signal(_sig, _on_signal)
-    except (ValueError, OSError):  # not the main thread
-        pass
+if sys.argv and Path(sys.argv[0]).resolve().parent == BENCH_DIR:  # a benchmark script, not an importer
+    for _sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            signal.signal(_sig, _on_signal)
+        except (ValueError, OSError):  # not the main thread
+            pass
 
 
 def spawn(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen:

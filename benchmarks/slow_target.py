@@ -22,14 +22,15 @@ import _common as c
 from _proxy import DelayProxy
 
 
-def concurrency_modes(option: str | None, help_text: str, value: int) -> list[tuple[str, list[str]]]:
+def concurrency_modes(option: str | None, help_text: str, value: int) -> tuple[list[str] | None, list[tuple[str, list[str]]]]:
+    """(the arguments of a truly serial run, the concurrent modes) for the plugin's option."""
     if not option:
-        return []
+        return None, []
     takes_value = re.search(re.escape(option) + r"[= ][A-Z_]+", help_text) is not None
-    if not takes_value:
-        return [("concurrent", [option])]
-    return [("concurrency=1", [f"{option}=1"]), ("concurrent-default", []),
-            (f"concurrency={value}", [f"{option}={value}"])]
+    if not takes_value:  # a flag: off by default, so a run without it is serial
+        return [], [("concurrent", [option])]
+    # a limit: its default may already be concurrent, so serial is an explicit limit of 1
+    return [f"{option}=1"], [("default (no option)", []), (f"{option.lstrip('-')}={value}", [f"{option}={value}"])]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,28 +53,24 @@ def main(argv: list[str] | None = None) -> int:
 
     help_text = c.pytest_help() if "concurrent" in wanted else ""
     option = c.concurrency_option(help_text)
+    serial_args, concurrent = (concurrency_modes(option, help_text, args.concurrency_value)
+                               if "concurrent" in wanted else (None, []))
     modes: list[tuple[str, list[str]]] = []
     if "serial" in wanted:
-        modes.append(("serial", []))
+        modes.append(("serial", serial_args or []))
     if "n2" in wanted:
         modes.append(("-n 2", ["-n", "2"]))
     if "n2-loadfile" in wanted:
         modes.append(("-n 2 --dist loadfile", ["-n", "2", "--dist", "loadfile"]))
-    concurrent = concurrency_modes(option, help_text, args.concurrency_value) if "concurrent" in wanted else []
-    if option and concurrent and concurrent[0][0] == "concurrency=1" and "serial" in wanted:
-        # with a concurrency option, the plain run uses the plugin's default: keep it, and add
-        # an explicit limit of 1 as the true serial baseline
-        modes = [("serial (no option)", [])] + [m for m in modes if m[0] != "serial"]
-        modes += [m for m in concurrent if m[0] != "concurrent-default"]
-    else:
-        modes += concurrent
+    modes += concurrent
 
     print(f"slow target: the reference server behind a proxy adding {latency:g} ms to every request"
           + (f" ({' '.join(selection)})" if selection else " (full suite)"))
     c.print_machine()
     print(f"repo: {c.REPO}")
     if "concurrent" in wanted:
-        print(f"in-run concurrency option: {option or 'none found in pytest --help (mode skipped)'}")
+        print(f"in-run concurrency option: {option or 'none found in pytest --help (mode skipped)'}"
+              + (f"; serial runs with {' '.join(serial_args)}" if serial_args else ""))
 
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="chatconform-bench-slow-") as tmp, c.reference_server() as server:
@@ -97,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                              "outcomes": suite.outcomes, "problem": problem})
                 if problem:
                     print(f"  {problem}")
-    serial = rows[0] if rows and rows[0]["mode"].startswith("serial") else None
+    serial = rows[0] if rows and rows[0]["mode"] == "serial" else None
     for r in rows:
         r["wall_ratio"] = c.ratio(r["wall"], serial["wall"]) if serial else None
         r["requests_ratio"] = c.ratio(r["requests"], serial["requests"]) if serial else None

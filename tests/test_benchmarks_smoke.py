@@ -111,3 +111,22 @@ def test_scripts_have_help(name):
     proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py"), "--help"], capture_output=True, text=True,
                           timeout=60, cwd=BENCH.parent)
     assert proc.returncode == 0 and "--json" in proc.stdout and "--quick" in proc.stdout
+
+
+def test_slow_target_finds_a_concurrency_option():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import _common
+        import slow_target
+    finally:
+        sys.path.remove(str(BENCH))
+    help_text = ("chatconform conformance run:\n  --concurrency=N       requests in flight at once (default 8)\n"
+                 "  --strict              SHOULD violations fail\n")
+    option = _common.concurrency_option(help_text)
+    assert option == "--concurrency"
+    serial, modes = slow_target.concurrency_modes(option, help_text, 8)
+    assert serial == ["--concurrency=1"]
+    assert [args for _, args in modes] == [[], ["--concurrency=8"]]
+    assert _common.concurrency_option("  --strict   SHOULD violations fail\n") is None
+    flag = "  --concurrent          send independent probes at once\n"
+    assert slow_target.concurrency_modes(_common.concurrency_option(flag), flag, 8) == ([], [("concurrent", ["--concurrent"])])
