@@ -62,10 +62,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if needed:
         from .session import state
 
+        from .facts import facts
+
         target = state(item.config).target()
         for cap in needed:
             if not target.has(cap):
                 raise Unsupported(cap, f"not declared by profile {target.profile.name} / --capabilities")
+            absent = facts(item.config).absent(cap)
+            if absent:
+                raise Unsupported(cap, absent)
 
 
 def _profile_levels(item: pytest.Item) -> dict[str, str]:

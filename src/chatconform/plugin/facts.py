@@ -1,0 +1,51 @@
+"""Capability facts settled once per session, before anything depends on them.
+
+A profile *claims* capabilities; some the target can only *show*. A server without stored
+completions answers ``GET /chat/completions/{id}`` with its framework's ``404 {"detail": "Not
+Found"}``: every test that touches those routes (the stored suite, the auth and error cases that
+use them, the property tests' GET operations, the stateful test) must learn that before it sends
+anything, or it would file the absent route as a MUST failure. One unbilled probe per session
+settles it, on first need.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ..checks.stored import route_missing
+from ..error_cases import UNKNOWN_COMPLETION
+
+FACTS: pytest.StashKey[Facts] = pytest.StashKey()
+PROBED = ("store",)  # capabilities a profile may claim that the target must also show
+
+
+class Facts:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._absent: dict[str, str | None] = {}
+        self.exchanges: list[Any] = []
+
+    def absent(self, capability: str) -> str | None:
+        """Why the target lacks ``capability`` although its profile claims it, or None."""
+        if capability not in PROBED:
+            return None
+        if capability not in self._absent:
+            self._absent[capability] = self._probe_store()
+        return self._absent[capability]
+
+    def _probe_store(self) -> str | None:
+        exchange = self.client.request("GET", f"/chat/completions/{UNKNOWN_COMPLETION}")
+        self.exchanges.append(exchange)
+        if exchange.status is not None and route_missing(exchange):
+            return f"the stored-completion routes are not served (GET /chat/completions/{{id}}: {exchange.excerpt(120)})"
+        return None
+
+
+def facts(config: pytest.Config) -> Facts:
+    if FACTS not in config.stash:
+        from .session import state
+
+        config.stash[FACTS] = Facts(state(config).client())
+    return config.stash[FACTS]
