@@ -1,4 +1,9 @@
-"""Exchanges shared by many tests: one request answers every assertion that can share it."""
+"""Exchanges shared by many tests: one request answers every assertion that can share it.
+
+Each is ``@prefetchable``: sent once per session, and with ``--concurrency`` above 1 sent ahead
+of the first test that needs it, alongside the others (chatconform.plugin.concurrency), never
+for a test that will not run.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +11,42 @@ import pytest
 
 from chatconform import error_cases, payloads
 from chatconform.client import Client, Exchange
+from chatconform.plugin.concurrency import prefetchable
 from chatconform.target import Target
 
 
-@pytest.fixture(scope="session")
-def completion(client: Client, target: Target) -> Exchange:
-    """A plain non-streamed completion of the minimal request."""
-    return client.chat(payloads.minimal(target.model))
+@prefetchable
+def completion(client: Client, target: Target, session) -> Exchange:
+    """A plain non-streamed completion of the minimal request (the pre-flight's, when it sent this one)."""
+    body = payloads.minimal(target.model)
+    return session.reuse_preflight(body) or client.chat(body)
 
 
-@pytest.fixture(scope="session")
+@prefetchable
 def stream(client: Client, target: Target) -> Exchange:
     """The same request streamed, without stream_options."""
     return client.chat(payloads.streamed(target.model))
 
 
-@pytest.fixture(scope="session")
+@prefetchable
 def stream_with_usage(client: Client, target: Target) -> Exchange:
     """The same request streamed with stream_options.include_usage: true."""
     return client.chat(payloads.streamed(target.model, include_usage=True))
 
 
-@pytest.fixture(scope="session")
+@prefetchable
 def capped_completion(client: Client, target: Target) -> Exchange:
     """The echo request capped below the tokens it needs."""
     return client.chat(payloads.minimal(target.model, max_completion_tokens=payloads.CAPPED_TOKENS))
 
 
-@pytest.fixture(scope="session")
+@prefetchable
 def stopped_completion(client: Client, target: Target) -> Exchange:
     """The echo request with a stop sequence that occurs in the echo."""
     return client.chat(payloads.minimal(target.model, stop=payloads.STOP))
 
 
-@pytest.fixture(scope="session")
+@prefetchable
 def n_completion(client: Client, target: Target) -> Exchange:
     """The echo request with n=2 (only where the target supports n)."""
     return client.chat(payloads.minimal(target.model, n=2, max_completion_tokens=8))

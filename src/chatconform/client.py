@@ -4,6 +4,18 @@ It never hangs and never raises on a misbehaving server: every request is bounde
 read and total time; body bytes; stream events), 429/503 are retried within a bounded total
 wait honouring Retry-After, and whatever went wrong is recorded on the :class:`Exchange` for the
 checks to judge. Everything recorded is redacted first.
+
+A run is bounded as a whole too: after a few exchanges in a row without a complete response
+(none at all, a read time-out, a stall, a body that never ends) the client stops sending; a run
+deadline and a budget (requests, billed completions, tokens) stop it as well. A request that is
+not sent still returns an :class:`Exchange`, with ``attempts == 0`` and a ``problem_kind`` saying
+why: ``"connection"`` (the target was given up on) or ``"budget"`` (a limit of the run: budget or
+deadline), which the checks report as not judged rather than as a failure of the target.
+
+The client is thread-safe: several threads may send at once (``max_in_flight`` bounds how many
+requests are on the wire), and a streamed request waits until nothing else is in flight and holds
+the line alone while it streams, because some servers (llama-cpp-python's) cut a running stream
+when another request arrives.
 """
 
 from __future__ import annotations
@@ -11,9 +23,11 @@ from __future__ import annotations
 import email.utils
 import json as jsonlib
 import shlex
+import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +39,8 @@ from .sse import Event, SSEParser, StreamStats
 
 DONE = "[DONE]"
 KEY_PLACEHOLDER = "$OPENAI_API_KEY"
+COMPLETIONS = "/chat/completions"
+BUDGET = "budget"  # problem_kind of a request a run limit kept from being sent
 
 
 @dataclass(frozen=True)
@@ -37,9 +53,22 @@ class ClientSettings:
     after_done_grace: float = 2.0  # how long to keep listening for data after [DONE]
     max_retries: int = 3
     max_retry_wait: float = 30.0  # total sleep across retries of one request
-    # after this many exchanges in a row got no response at all, stop sending: a dead or
-    # black-holing target would otherwise cost every remaining request a full timeout
+    # after this many exchanges in a row got no complete response (none at all, a read time-out
+    # or stall, a body or stream that never ends, a reset), stop sending: a dead, black-holing or
+    # stalling target would otherwise cost every remaining request a full timeout
     give_up_after: int = 5
+    # ... or once such a streak has cost this many seconds of waiting: a stall costs a whole read
+    # timeout, so five of them in a row would already be five minutes
+    give_up_after_seconds: float = 150.0
+    # at most this many requests on the wire at once (threads beyond it wait); 1 is serial
+    max_in_flight: int = 1
+    # a streamed request is on the wire alone (see the module docstring)
+    exclusive_streams: bool = True
+    # the run's limits; None is no limit. The deadline counts from the client's creation.
+    max_requests: int | None = None
+    max_billed: int | None = None  # 2xx answers to completions requests made with the run's key
+    max_tokens: int | None = None  # prompt + completion tokens the target reported
+    run_deadline: float | None = None  # seconds
 
 
 @dataclass(frozen=True)
@@ -73,6 +102,7 @@ class Exchange:
     stream_stats: StreamStats | None = None
     problem: str | None = None  # why the exchange is incomplete: timeout, connection, size or limit
     problem_kind: str | None = None
+    note: str | None = None  # what the client changed in the request, and why (see Client.cap_ignored)
     elapsed: float = 0.0
     attempts: int = 1
     retry_waits: list[float] = field(default_factory=list)
@@ -179,9 +209,11 @@ class Exchange:
 
 @dataclass
 class Cost:
-    requests: int = 0
+    requests: int = 0  # sent, retries included
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    billed: int = 0  # 2xx answers to completions requests made with the run's key
+    not_sent: int = 0  # requests a limit or the give-up rule kept from being sent
 
     @property
     def tokens(self) -> int:
@@ -195,8 +227,44 @@ class Cost:
                     setattr(self, name, getattr(self, name) + value)
 
 
+class _Gate:
+    """At most ``limit`` requests on the wire; an exclusive one (a stream) waits for the line to be
+    empty, and new requests wait while it is waiting or running, so it is never starved."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._cond = threading.Condition()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._exclusive = False
+        self._exclusive_waiting = 0
+
+    @contextmanager
+    def slot(self, exclusive: bool) -> Iterator[None]:
+        with self._cond:
+            if exclusive:
+                self._exclusive_waiting += 1
+                while self.in_flight or self._exclusive:
+                    self._cond.wait()
+                self._exclusive_waiting -= 1
+                self._exclusive = True
+            else:
+                while self._exclusive or self._exclusive_waiting or self.in_flight >= self.limit:
+                    self._cond.wait()
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.in_flight -= 1
+                if exclusive:
+                    self._exclusive = False
+                self._cond.notify_all()
+
+
 class Client:
-    """Talks to one target. Create one per session; it is cheap to keep."""
+    """Talks to one target. Create one per session; it is cheap to keep, and thread-safe."""
 
     def __init__(
         self,
@@ -216,20 +284,47 @@ class Client:
         self.extra_headers = dict(extra_headers or {})
         self.cost = Cost()
         self.observers: list[Callable[[Exchange], None]] = []
-        self.unanswered_in_a_row = 0
+        self.unanswered_in_a_row = 0  # exchanges in a row without a complete response
+        self.unanswered_seconds = 0.0  # what that streak cost in waiting
+        # why the client stopped sending, the first time it did for each kind (for the run's summary)
+        self.stopped: dict[str, str] = {}
+        # set from the first reply with more completion tokens than its max_completion_tokens cap:
+        # later requests carry max_tokens as well, so a target that only knows the older name
+        # does not bill its full answers (the verdict on the first reply stands)
+        self.cap_ignored: str | None = None
+        self._lock = threading.Lock()
+        self._gate = _Gate(self.settings.max_in_flight)
+        self._billed_pending = 0  # billable requests on the wire, counted against the budget already
+        self._largest_bill = 64  # tokens of the largest billed answer so far: what a pending one may cost
+        self._accepts_invalid = False  # a request the spec forbids was answered 2xx: it may be billed too
+        self._started = time.monotonic()
         s = self.settings
         self._http = httpx.Client(
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             follow_redirects=False,
             headers={"User-Agent": f"chatconform/{__version__}"},
+            # enough pooled connections for every thread that may be sending
+            limits=httpx.Limits(max_connections=max(10, s.max_in_flight * 2),
+                                max_keepalive_connections=max(10, s.max_in_flight * 2)),
         )
 
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def most_in_flight(self) -> int:
+        return self._gate.most_in_flight
+
+    @property
+    def deadline(self) -> float | None:
+        """The run deadline on the time.monotonic() clock, if there is one."""
+        if self.settings.run_deadline is None:
+            return None
+        return self._started + self.settings.run_deadline
+
     # -- public API -------------------------------------------------------------------------
     def chat(self, body: Mapping[str, Any], **kwargs: Any) -> Exchange:
-        return self.request("POST", "/chat/completions", json_body=body, **kwargs)
+        return self.request("POST", COMPLETIONS, json_body=body, **kwargs)
 
     def request(
         self,
@@ -245,6 +340,16 @@ class Client:
         stream: bool | None = None,
     ) -> Exchange:
         """Send one request (retrying 429/503 when ``retry``); never raises for server behaviour."""
+        note = None
+        parsed = json_body if json_body is not None else _json_or_none(raw_body)
+        if self.cap_ignored and method == "POST" and path == COMPLETIONS:
+            adjusted, note = _with_max_tokens(parsed)
+            if note is not None:
+                if json_body is not None:
+                    json_body = adjusted
+                else:  # a generated body: only the cap is added, the rest stays as generated
+                    raw_body = jsonlib.dumps(adjusted).encode()
+                parsed = adjusted
         body = raw_body
         send_headers: dict[str, str] = dict(self.extra_headers)
         if json_body is not None:
@@ -261,35 +366,136 @@ class Client:
         if params:
             # merged with a query the URL already has (an api-version must survive)
             url = str(httpx.URL(url).copy_merge_params({k: v for k, v in params.items() if v is not None}))
+        limited = self.settings.max_billed is not None or self.settings.max_tokens is not None
+        billable = (method == "POST" and path == COMPLETIONS and chosen_auth == self.auth
+                    and (not limited or self._billable(parsed)))
 
-        if self.unanswered_in_a_row >= self.settings.give_up_after:
+        refused = self.refusal(billable)
+        if refused is not None:
+            kind, problem = refused
             exchange = Exchange(method=method, url=self.redactor.text(url),
                                 request_headers=self.redactor.headers(send_headers),
                                 request_body=self.redactor.bytes(body) if body is not None else None,
-                                streamed=stream, problem_kind="connection", attempts=0,
-                                problem=f"not sent: the previous {self.unanswered_in_a_row} requests got no "
-                                        "response at all, so the target is treated as unreachable")
+                                streamed=stream, problem_kind=kind, attempts=0, problem=problem, note=note)
             for observer in self.observers:
                 observer(exchange)
             return exchange
-        waits: list[float] = []
-        attempt = 0
-        while True:
-            attempt += 1
-            exchange = self._send_once(method, url, send_headers, body, stream)
-            exchange.attempts = attempt
-            exchange.retry_waits = list(waits)
-            if not retry or exchange.status not in (429, 503) or attempt > self.settings.max_retries:
-                break
-            wait = retry_after_seconds(exchange.headers, attempt)
-            if sum(waits) + wait > self.settings.max_retry_wait:
-                break
-            waits.append(wait)
-            time.sleep(wait)
-        self._account(exchange)
+        try:
+            waits: list[float] = []
+            attempt = 0
+            while True:
+                attempt += 1
+                with self._gate.slot(exclusive=bool(stream) and self.settings.exclusive_streams):
+                    exchange = self._send_once(method, url, send_headers, body, stream)
+                exchange.attempts = attempt
+                exchange.retry_waits = list(waits)
+                exchange.note = note
+                if not retry or exchange.status not in (429, 503) or attempt > self.settings.max_retries:
+                    break
+                wait = retry_after_seconds(exchange.headers, attempt)
+                if sum(waits) + wait > self.settings.max_retry_wait or self._past_deadline(wait):
+                    break
+                if self.settings.max_requests is not None and self.cost.requests + attempt >= self.settings.max_requests:
+                    break  # a retry is a request too
+                waits.append(wait)
+                time.sleep(wait)
+        finally:
+            if billable:
+                with self._lock:
+                    self._billed_pending -= 1
+        self.account(exchange, billable=billable)
         return exchange
 
+    def refusal(self, billable: bool = False) -> tuple[str, str] | None:
+        """Why a request must not be sent now, as (problem_kind, problem), or None to send it.
+
+        A billable request (one a conforming target bills: a valid completions request with the
+        run's key) is counted against the budget from here until its answer is accounted."""
+        s = self.settings
+        with self._lock:
+            if self.unanswered_in_a_row >= s.give_up_after or (
+                    self.unanswered_in_a_row and self.unanswered_seconds >= s.give_up_after_seconds):
+                reason = (f"not sent: the previous {self.unanswered_in_a_row} requests got no complete response "
+                          f"(no answer, a read time-out or stall, or a body that never ended; "
+                          f"{self.unanswered_seconds:.0f}s of waiting), so the target is treated as unreachable")
+                return self._refused("connection", "gave-up", reason)
+            if self._past_deadline(0.0):
+                return self._refused(BUDGET, "deadline", f"not sent: the run deadline ({s.run_deadline:g}s, "
+                                                        "--run-deadline) has passed")
+            if s.max_requests is not None and self.cost.requests >= s.max_requests:
+                return self._refused(BUDGET, "requests", f"not sent: the run's budget of {s.max_requests} requests "
+                                                         "(--max-requests) is spent")
+            if billable:
+                if s.max_billed is not None and self.cost.billed + self._billed_pending >= s.max_billed:
+                    return self._refused(BUDGET, "billed", f"not sent: the run's budget of {s.max_billed} billed "
+                                                           "completions (--max-billed) is spent")
+                expected = self.cost.tokens + (self._billed_pending + 1) * self._largest_bill
+                if s.max_tokens is not None and expected > s.max_tokens:
+                    return self._refused(BUDGET, "tokens", f"not sent: the run's budget of {s.max_tokens} tokens "
+                                                           f"(--max-tokens) is spent ({self.cost.tokens} reported "
+                                                           f"so far; an answer may cost {self._largest_bill})")
+                self._billed_pending += 1
+        return None
+
+    def account(self, exchange: Exchange, *, billable: bool = False) -> None:
+        """Count an exchange that was sent (also one sent by another client of the run, such as
+        the SDK suite's transport): requests, tokens, billed completions and the give-up streak."""
+        usage = _usage(exchange)
+        ok = exchange.status is not None and 200 <= exchange.status < 300
+        completions = exchange.method == "POST" and _path_of(exchange.url).endswith(COMPLETIONS)
+        with self._lock:
+            if _unanswered(exchange):
+                self.unanswered_in_a_row += 1
+                self.unanswered_seconds += exchange.elapsed
+            else:
+                self.unanswered_in_a_row = 0
+                self.unanswered_seconds = 0.0
+            self.cost.requests += exchange.attempts
+            if ok:
+                before = self.cost.tokens
+                self.cost.add_usage(usage)
+                if completions and (billable or self._authorised(exchange)):
+                    self.cost.billed += 1
+                    self._largest_bill = max(self._largest_bill, self.cost.tokens - before)
+                    if not billable and exchange.request_json is not None:
+                        self._accepts_invalid = True  # it accepted what the spec forbids: bill those too
+                if completions and self.cap_ignored is None:
+                    self.cap_ignored = _cap_exceeded(exchange.request_json, usage)
+        for observer in self.observers:
+            observer(exchange)
+
     # -- internals --------------------------------------------------------------------------
+    def _refused(self, kind: str, key: str, reason: str) -> tuple[str, str]:
+        self.stopped.setdefault(key, reason.removeprefix("not sent: "))
+        self.cost.not_sent += 1
+        return kind, reason
+
+    def _past_deadline(self, within: float) -> bool:
+        deadline = self.deadline
+        return deadline is not None and time.monotonic() + within >= deadline
+
+    def _authorised(self, exchange: Exchange) -> bool:
+        """Whether a sent exchange carried the run's key (compared masked, as it was recorded)."""
+        if self.auth is None:
+            return True
+        wanted = {k.lower(): v for k, v in self.redactor.headers(self.auth.headers())}
+        sent = {k.lower(): v for k, v in exchange.request_headers}
+        return all(sent.get(k) == v for k, v in wanted.items())
+
+    def _billable(self, json_body: Any) -> bool:
+        """A request a conforming target bills: a valid completions request (an invalid one must be
+        refused, for free), or any, once the target has answered an invalid one with a 2xx."""
+        if self._accepts_invalid:
+            return True
+        if not isinstance(json_body, Mapping):
+            return False
+        from .spec import validator  # late: only a run with a budget pays for compiling the schema
+
+        try:
+            return validator("CreateChatCompletionRequest").is_valid(dict(json_body))
+        except KeyError:  # a spec without the schema: count every completions request
+            return True
+
     def _send_once(self, method: str, url: str, headers: dict[str, str], body: bytes | None, stream: bool) -> Exchange:
         red = self.redactor
         exchange = Exchange(
@@ -302,6 +508,9 @@ class Client:
         s = self.settings
         started = time.monotonic()
         deadline = started + s.total_timeout
+        run_deadline = self.deadline
+        if run_deadline is not None:
+            deadline = min(deadline, max(run_deadline, started + 0.001))
         try:
             request = self._http.build_request(method, url, headers=headers, content=body)
             response = self._http.send(request, stream=True)
@@ -368,23 +577,67 @@ class Client:
             exchange.stream_stats = parser.stats
         exchange.body = self.redactor.bytes(bytes(collected))
 
-    def _account(self, exchange: Exchange) -> None:
-        self.unanswered_in_a_row = self.unanswered_in_a_row + 1 if exchange.status is None else 0
-        self.cost.requests += exchange.attempts
-        if exchange.status is not None and 200 <= exchange.status < 300:
-            if exchange.streamed:
-                for chunk in exchange.chunks():
-                    if isinstance(chunk, dict) and chunk.get("usage"):
-                        self.cost.add_usage(chunk["usage"])
-            else:
-                try:
-                    payload = exchange.json()
-                except ValueError:
-                    payload = None
-                if isinstance(payload, dict):
-                    self.cost.add_usage(payload.get("usage"))
-        for observer in self.observers:
-            observer(exchange)
+
+def _json_or_none(raw: bytes | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return jsonlib.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _unanswered(exchange: Exchange) -> bool:
+    """No complete response: none at all, or one cut by a time-out, a stall, a cap or a reset."""
+    return exchange.status is None or exchange.problem_kind in ("timeout", "size", "limit", "connection")
+
+
+def _usage(exchange: Exchange) -> Any:
+    if exchange.status is None or not 200 <= exchange.status < 300:
+        return None
+    if exchange.streamed:
+        found: dict[str, int] = {}
+        for chunk in exchange.chunks():
+            if isinstance(chunk, dict) and isinstance(chunk.get("usage"), dict):
+                for name in ("prompt_tokens", "completion_tokens"):
+                    value = chunk["usage"].get(name)
+                    if isinstance(value, int) and not isinstance(value, bool):
+                        found[name] = found.get(name, 0) + value
+        return found or None
+    try:
+        payload = exchange.json()
+    except ValueError:
+        return None
+    return payload.get("usage") if isinstance(payload, dict) else None
+
+
+def _path_of(url: str) -> str:
+    return httpx.URL(url).path.rstrip("/")
+
+
+def _cap_exceeded(request: Any, usage: Any) -> str | None:
+    """Why a reply shows the target ignores max_completion_tokens, or None."""
+    if not isinstance(request, dict) or not isinstance(usage, dict) or "max_tokens" in request:
+        return None
+    cap = request.get("max_completion_tokens")
+    used = usage.get("completion_tokens")
+    n = request.get("n") if isinstance(request.get("n"), int) and request.get("n", 0) > 0 else 1
+    if not (isinstance(cap, int) and cap > 0 and isinstance(used, int) and not isinstance(used, bool)):
+        return None
+    if used > cap * n:
+        return (f"the target ignored max_completion_tokens ({used} completion tokens against a cap of {cap}"
+                f"{f' x {n} choices' if n > 1 else ''}): later requests also carry max_tokens")
+    return None
+
+
+def _with_max_tokens(json_body: Any) -> tuple[Any, str | None]:
+    if not isinstance(json_body, Mapping) or "max_tokens" in json_body:
+        return json_body, None
+    cap = json_body.get("max_completion_tokens")
+    if not (isinstance(cap, int) and not isinstance(cap, bool) and cap > 0):
+        return json_body, None
+    return {**json_body, "max_tokens": cap}, (f"max_tokens: {cap} added by chatconform: the target ignored "
+                                              "max_completion_tokens earlier in this run")
 
 
 def _failed(exchange: Exchange, kind: str, problem: str, started: float) -> Exchange:

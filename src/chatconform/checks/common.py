@@ -6,11 +6,14 @@ from typing import Any
 
 from .. import verdict
 from ..client import Exchange
-from ..failures import ConformanceFailure, HarnessProblem
+from ..failures import ConformanceFailure, HarnessProblem, NotJudged
 
 
-def require_response(exchange: Exchange) -> None:
-    """No status at all (timeout, refused, reset before headers) is a harness-level failure."""
+def require_response(exchange: Exchange, requirement: str = "run.budget") -> None:
+    """No status at all (timeout, refused, reset before headers) is a harness-level failure; a
+    request the run's budget or deadline kept from being sent leaves nothing to judge."""
+    if exchange.problem_kind == "budget":
+        raise NotJudged(requirement, exchange.problem or "not sent: a limit of the run", exchange)
     if exchange.status is None:
         raise HarnessProblem(exchange)
 
@@ -22,14 +25,14 @@ def judged(requirement: str, exchange: Exchange) -> None:
 
 
 def require_success(exchange: Exchange, requirement: str) -> None:
-    require_response(exchange)
+    require_response(exchange, requirement)
     if not 200 <= exchange.status < 300:  # type: ignore[operator]
         raise ConformanceFailure(requirement, "a 2xx response to a valid request", exchange.excerpt(), exchange)
 
 
 def json_body(exchange: Exchange, requirement: str) -> Any:
     """The JSON body of a complete response, or a failure under ``requirement`` saying why not."""
-    require_response(exchange)
+    require_response(exchange, requirement)
     if exchange.problem:
         raise ConformanceFailure(requirement, "a complete response body", exchange.excerpt(), exchange)
     try:

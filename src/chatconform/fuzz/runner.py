@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from ..checks.common import require_response
 from ..client import Client, Exchange
 from ..failures import ConformanceFailure, HarnessProblem, Unsupported
 from ..requirements import Level, catalogue
@@ -149,8 +150,7 @@ class Runner:
         exchange = self.client.request(case.method, path, raw_body=raw, headers=headers,
                                        params=kwargs.get("params") or None, stream=stream)
         self._forget(exchange)
-        if exchange.status is None:
-            raise HarnessProblem(exchange)
+        require_response(exchange)  # no response: a harness problem; not sent for the budget: not judged
         return exchange
 
     def _require_store(self) -> None:

@@ -6,6 +6,8 @@ value, not a test path. Each concern is a module of its own, each a pytest plugi
 - ``options``: the command-line options, ini keys and environment fallbacks, checked at start-up;
 - ``markers``: ``requirement`` / ``capability`` markers, unknown IDs, ``-k`` by requirement ID;
 - ``session``: the target, the client and the exchanges each test relied on;
+- ``budget``: ``--concurrency`` and the run's limits (requests, billed completions, tokens, deadline);
+- ``concurrency``: the session memo, shared exchanges sent ahead of their tests, xdist groups;
 - ``preflight``: one cheap exchange before the first test; an outage ends the run in one line;
 - ``embedded``: the reference server started for a run without ``--base-url``;
 - ``grading``: checks' observations and a test's exceptions turned into verdict records;
@@ -23,6 +25,8 @@ pytest_plugins = [
     "chatconform.plugin.options",
     "chatconform.plugin.markers",
     "chatconform.plugin.session",
+    "chatconform.plugin.budget",
+    "chatconform.plugin.concurrency",
     "chatconform.plugin.preflight",
     "chatconform.plugin.grading",
     "chatconform.plugin.results",

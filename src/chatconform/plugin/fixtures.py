@@ -26,18 +26,11 @@ def client(pytestconfig: pytest.Config) -> Client:
 def shared(pytestconfig: pytest.Config) -> Any:
     """``shared(key, make)``: one exchange per key per session, reused by every test that asks.
 
-    Vendors bill each request, so parametrized tests that judge one response share it.
+    Vendors bill each request, so parametrized tests that judge one response share it. The memo
+    is the session's (chatconform.plugin.concurrency): a key may already be on its way, sent
+    ahead of the test by the prefetch pool; then the test waits for it instead of sending it.
     """
-    cache: dict[str, Any] = {}
-    session = state(pytestconfig)
-
-    def get(key: str, make: Any) -> Any:
-        if key not in cache:
-            cache[key] = make()
-        session.used(cache[key])
-        return cache[key]
-
-    return get
+    return state(pytestconfig).memo.get
 
 
 class Recorder:

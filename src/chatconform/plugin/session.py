@@ -7,6 +7,8 @@ xdist worker resolves its own (an embedded target: its own server, which keeps w
 from __future__ import annotations
 
 import os
+import threading
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +18,7 @@ from ..client import Auth, Client, ClientSettings, Exchange
 from ..redaction import Redactor
 from ..requirements import catalogue
 from ..target import AUTH_STYLES, Target, load_profile
-from . import options
+from . import budget, options
 
 DEFAULT_MODEL = "chatconform-reference"
 STATE: pytest.StashKey[Session] = pytest.StashKey()
@@ -108,6 +110,10 @@ class Session:
         self._client: Client | None = None
         self.server: Any = None
         self.current_exchanges: list[Exchange] | None = None
+        self.started = time.monotonic()  # the run deadline counts from here
+        from .concurrency import Memo
+
+        self.memo = Memo(self)  # the session's shared exchanges (``shared``, the conftest fixtures)
         # the pre-flight's own client's cost, and its completion for the suite to reuse
         self.preflight_cost: Any = None
         self.preflight_completion: Exchange | None = None
@@ -132,8 +138,16 @@ class Session:
     def client(self) -> Client:
         if self._client is None:
             timeout = options.number(self.config, "request_timeout")
-            settings = ClientSettings(read_timeout=timeout, total_timeout=2 * timeout)
             t = self.target()
+            limits = budget.limits(self.config, embedded=t.embedded)
+            deadline = limits["run_deadline"]
+            if deadline is not None:  # counted from the start of the run, not from the first request
+                deadline = max(deadline - (time.monotonic() - self.started), 0.001)
+            settings = ClientSettings(
+                read_timeout=timeout, total_timeout=2 * timeout, give_up_after_seconds=2.5 * timeout,
+                max_in_flight=int(limits["concurrency"] or 1),
+                max_requests=_int(limits["max_requests"]), max_billed=_int(limits["max_billed"]),
+                max_tokens=_int(limits["max_tokens"]), run_deadline=deadline)
             auth = Auth(t.auth_style, t.api_key) if t.api_key else None
             secrets = [t.api_key, t.restricted_api_key, t.rate_limit_probe, *t.secret_header_values()]
             self._client = Client(t.base_url, auth, settings, Redactor(secrets), extra_headers=t.headers,
@@ -152,6 +166,11 @@ class Session:
         return e
 
     @property
+    def existing_client(self) -> Client | None:
+        """The client if one was made (asking for it would start the target)."""
+        return self._client
+
+    @property
     def cost(self) -> Any:
         return self._client.cost if self._client is not None else None
 
@@ -162,7 +181,10 @@ class Session:
 
     # -- what each test relied on ------------------------------------------------------------
     def _observe(self, exchange: Exchange) -> None:
-        if self.current_exchanges is not None:
+        captured = self.memo.capture()
+        if captured is not None:  # sent ahead of time by a pool thread: the first test to use it gets it
+            captured.append(exchange)
+        elif self.current_exchanges is not None and threading.current_thread() is threading.main_thread():
             self.current_exchanges.append(exchange)
 
     def used(self, exchange: Any) -> None:
@@ -191,10 +213,15 @@ class Session:
         self.current_exchanges = None
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.memo.close()
         if self._client is not None:
             self._client.close()
         if self.server is not None:
             self.server.stop()
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def state(config: pytest.Config) -> Session:

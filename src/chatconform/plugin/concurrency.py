@@ -1,0 +1,311 @@
+"""Concurrency inside one run, and xdist workers that never send more than a serial run.
+
+**Within a process.** Every session-shared exchange (the ``@prefetchable`` fixtures of
+suites/conftest.py, the shared error cases) is a *task* in the session memo: made once, by
+whoever gets to it first. Before each test, the tasks that the tests still to run here will
+need are handed to a thread pool of ``--concurrency`` threads; a test that needs one waits for
+it, or makes it itself if no thread has started it. So the requests go out several at a time
+while the tests still run one by one, and no request is sent that a serial run would not send:
+a task is made at most once, and only for a test that is going to run (selected, its
+capabilities declared, its requirements applicable). The client bounds what is on the wire
+(``max_in_flight``) and sends a streamed request alone (see chatconform.client).
+
+**Across xdist workers.** Each worker keeps its own memo, so two workers running tests that
+share an exchange would each send it. With ``-n`` the default distribution becomes
+``loadgroup``, and every test is put in the group of the shared exchanges it uses (tests joined
+through any shared fixture, shared memo of a module or the error cases end up in one group):
+each shared exchange lives on one worker. Tests that share nothing (the property tests) are
+spread freely. An explicit ``--dist`` other than ``load`` is left alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from . import budget
+
+# fixture name -> make(client, target): the session exchanges suites/conftest.py declares
+PREFETCHABLE: dict[str, Callable[[Any, Any, Any], Any]] = {}
+# fixtures that send nothing themselves: they do not tie tests together
+NEUTRAL = frozenset({"target", "client", "shared", "pytestconfig", "record", "request", "fuzz", "cases",
+                     "error_case", "error_response", "tmp_path", "tmp_path_factory", "monkeypatch"})
+ERROR_CASE_FIXTURES = ("error_case", "error_response")
+
+
+def prefetchable(make: Callable[..., Any]) -> Any:
+    """Declare a session exchange fixture ``make(client, target)`` (or ``make(client, target,
+    session)`` for one that needs the plugin's session): sent once per session, ahead of the
+    tests that need it when concurrency allows."""
+    import inspect
+
+    from .session import state
+
+    name = make.__name__
+    wants_session = len(inspect.signature(make).parameters) >= 3
+
+    def bound(client: Any, target: Any, session: Any) -> Any:
+        return make(client, target, session) if wants_session else make(client, target)
+
+    PREFETCHABLE[name] = bound
+
+    def fixture(pytestconfig: pytest.Config, client: Any, target: Any) -> Any:
+        session = state(pytestconfig)
+        return session.memo.get(f"fixture:{name}", lambda: bound(client, target, session))
+
+    fixture.__doc__ = make.__doc__
+    fixture.__name__ = name
+    return pytest.fixture(scope="session", name=name)(fixture)
+
+
+class _Task:
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+        self.started = False
+        self.finished = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.exchanges: list[Any] = []  # sent by a pool thread: attached to the first test that uses it
+        self.handed_over = False
+
+
+class Memo:
+    """The session memo: one value per key, made once, by the first thread that claims it."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self._tasks: dict[str, _Task] = {}
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+
+    # -- the memo -----------------------------------------------------------------------------------
+    def get(self, key: str, make: Callable[[], Any]) -> Any:
+        task, mine = self._claim(key, make)
+        if mine:
+            self._run(task, capture=False)
+        else:
+            task.finished.wait()
+        with self._lock:
+            hand_over = not task.handed_over
+            task.handed_over = True
+        if hand_over:
+            for exchange in task.exchanges:
+                self.session.used(exchange)
+        self.session.used(task.value)
+        if task.error is not None:
+            raise task.error
+        return task.value
+
+    def known(self, key: str) -> bool:
+        with self._lock:
+            return key in self._tasks
+
+    def _claim(self, key: str, make: Callable[[], Any]) -> tuple[_Task, bool]:
+        with self._lock:
+            task = self._tasks.get(key)
+            if task is None:
+                task = self._tasks[key] = _Task(make)
+            if task.started:
+                return task, False
+            task.started = True
+            return task, True
+
+    def _run(self, task: _Task, capture: bool) -> None:
+        previous = getattr(self._local, "capture", None)
+        self._local.capture = task.exchanges if capture else None
+        try:
+            task.value = task.make()
+        except BaseException as exc:  # noqa: BLE001 - Unsupported, skip, anything: every consumer sees it
+            task.error = exc
+        finally:
+            self._local.capture = previous
+            task.finished.set()
+
+    def capture(self) -> list[Any] | None:
+        """Where an exchange sent on this thread belongs: a pool task's list, or None (the test's)."""
+        return getattr(self._local, "capture", None)
+
+    # -- ahead of time ------------------------------------------------------------------------------
+    def prefetch(self, key: str, make: Callable[[], Any], threads: int) -> None:
+        with self._lock:
+            if key in self._tasks:
+                return
+            self._tasks[key] = _Task(make)
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chatconform-prefetch")
+        self._pool.submit(self._prefetched, key)
+
+    def _prefetched(self, key: str) -> None:
+        with self._lock:
+            task = self._tasks[key]
+            if task.started:
+                return
+            task.started = True
+        self._run(task, capture=True)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -- what the tests still to run here will need -------------------------------------------------------
+def will_run(item: pytest.Item, target: Any) -> bool:
+    """Whether the test gets as far as its fixtures: not skipped by a mark, its capabilities
+    declared, its requirements applicable to the profile (the checks markers.py makes)."""
+    from .markers import capabilities, requirement_ids
+
+    if any(True for _ in item.iter_markers("skip")):
+        return False
+    if not all(target.has(cap) for cap in capabilities(item)):
+        return False
+    levels = dict(getattr(target.profile, "levels", {}) or {})
+    return not any(levels.get(rid) == "not-applicable" for rid in requirement_ids(item))
+
+
+def needs(item: pytest.Item) -> list[str]:
+    """The memo keys an item will ask for that can be made ahead of it."""
+    names = getattr(item, "fixturenames", ())
+    keys = [f"fixture:{name}" for name in names if name in PREFETCHABLE]
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if any(f in names for f in ERROR_CASE_FIXTURES) and isinstance(params.get("name"), str):
+        keys.append(f"error-case:{params['name']}")
+    return keys
+
+
+class Prefetcher:
+    """Hands the pool the tasks that the tests still to run in this process will need."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.threads = int(budget.value(config, "concurrency", embedded=True) or 1)
+        self.pending: list[pytest.Item] = []
+        self.position = 0
+
+    def enabled(self) -> bool:
+        return self.threads > 1 and not self.config.option.collectonly
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not self.enabled():
+            return
+        self.pending = list(session.items)
+        if not hasattr(self.config, "workerinput"):
+            self._schedule(self.pending)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if not self.enabled():
+            return
+        if hasattr(self.config, "workerinput"):
+            # under xdist a worker learns its tests as they are scheduled: what it holds now
+            self._schedule([item, *self._queued(item.session)])
+
+    def _queued(self, session: pytest.Session) -> list[pytest.Item]:
+        interactor = self.config.pluginmanager.getplugin("workerinteractor")
+        torun = getattr(interactor, "torun", None)
+        if torun is None:
+            return []
+        try:
+            return [session.items[i] for i in list(torun) if isinstance(i, int)]
+        except (IndexError, TypeError):
+            return []
+
+    def _schedule(self, items: list[pytest.Item]) -> None:
+        from .session import state
+
+        wanted = [(item, key) for item in items for key in needs(item)]
+        if not wanted:
+            return
+        session = state(self.config)
+        target = session.target()
+        client = session.client()
+        memo = session.memo
+        ctx = None
+        for item, key in wanted:
+            if memo.known(key) or not will_run(item, target):
+                continue
+            if key.startswith("fixture:"):
+                make = PREFETCHABLE[key.removeprefix("fixture:")]
+                memo.prefetch(key, _bind(make, client, target, session), self.threads)
+            else:
+                from .. import error_cases
+
+                name = key.removeprefix("error-case:")
+                if name not in error_cases.CASES:
+                    continue
+                if ctx is None:
+                    ctx = error_cases.context(self.config, client, target, memo.get)
+                memo.prefetch(key, _bind_case(error_cases.CASES[name], ctx), self.threads)
+
+
+def _bind(make: Callable[[Any, Any, Any], Any], client: Any, target: Any, session: Any) -> Callable[[], Any]:
+    return lambda: make(client, target, session)
+
+
+def _bind_case(case: Any, ctx: Any) -> Callable[[], Any]:
+    return lambda: case.send(ctx)
+
+
+# -- xdist: each shared exchange on one worker ---------------------------------------------------------
+def groups(items: list[pytest.Item]) -> dict[str, str]:
+    """nodeid -> group, joining tests that share any session or module resource."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    resources: dict[str, list[str]] = {}
+    for item in items:
+        found = []
+        info = getattr(item, "_fixtureinfo", None)
+        defs = getattr(info, "name2fixturedefs", {}) if info is not None else {}
+        module = item.nodeid.split("::", 1)[0]
+        for name in getattr(item, "fixturenames", ()):
+            if name in NEUTRAL:
+                continue
+            chain = defs.get(name)
+            scope = getattr(chain[-1], "scope", "function") if chain else "function"
+            if scope == "session":
+                found.append(f"fixture:{name}")
+            elif scope in ("module", "package", "class"):
+                found.append(f"fixture:{name}@{module}")
+        names = getattr(item, "fixturenames", ())
+        if "shared" in names:
+            found.append(f"shared@{module}")
+        if "cases" in names:
+            found.append("error-cases")
+        if found:
+            resources[item.nodeid] = found
+            for r in found[1:]:
+                parent[find(r)] = find(found[0])
+    out = {}
+    for nodeid, found in resources.items():
+        out[nodeid] = "shared-" + find(found[0]).replace(":", "-").replace("/", "-")
+    return out
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    prefetcher = Prefetcher(config)
+    config.pluginmanager.register(prefetcher, "chatconform-prefetcher")
+    if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook appends the group to the node id
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not getattr(config.option, "loadgroup", False) and getattr(config.option, "dist", "no") != "loadgroup":
+        return
+    found = groups(items)
+    for item in items:
+        if any(True for _ in item.iter_markers("xdist_group")):
+            continue
+        group = found.get(item.nodeid)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
