@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..client import Exchange
-from ..failures import ConformanceFailure
+from ..failures import ConformanceFailure, NotJudged
 from . import check
 from .common import require_response
 
@@ -11,16 +11,34 @@ from .common import require_response
 REFUSALS = (401, 403)
 
 
+def _is_api_answer(exchange: Exchange) -> bool:
+    """A JSON object body: what an API sends, as opposed to an HTML page or a proxy's text."""
+    try:
+        return isinstance(exchange.json(), dict)
+    except ValueError:
+        return False
+
+
 def _accepted(exchange: Exchange, requirement: str, how: str) -> None:
-    """Authentication passed: anything but 401/403 (a 400 about the body still means the key was taken)."""
+    """Authentication passed: a 2xx API answer, or a 400/422 API error about the body (the key was
+    taken). 401/403 is a refusal. Anything else (an HTML page, a 404, a 5xx) says nothing about the
+    key: not judged, never a pass."""
     require_response(exchange)
     if exchange.status in REFUSALS:
         raise ConformanceFailure(requirement, f"the valid key accepted when sent as {how}", exchange.excerpt(),
                                  exchange)
+    taken = 200 <= exchange.status < 300 or exchange.status in (400, 422)  # type: ignore[operator]
+    if not (taken and _is_api_answer(exchange)):
+        raise NotJudged(requirement, f"the answer says nothing about the key ({exchange.excerpt(120)})", exchange)
 
 
 def _rejected(exchange: Exchange, requirement: str, what: str) -> None:
+    """401 is the answer. Another refusal (403, 400) or an API answer that accepted the request is a
+    violation; a page that is not the API at all (HTML, a framework 404, a 5xx) judges nothing."""
     require_response(exchange)
+    status = exchange.status or 0
+    if status != 401 and not _is_api_answer(exchange) and (status < 400 or status == 404 or status >= 500):
+        raise NotJudged(requirement, f"not an API answer ({exchange.excerpt(120)})", exchange)
     if exchange.status != 401:
         verdict = " (the server accepted it)" if exchange.status < 300 else ""  # type: ignore[operator]
         raise ConformanceFailure(requirement, f"HTTP 401 for {what}", exchange.excerpt() + verdict, exchange)
