@@ -10,7 +10,7 @@ is judged by the same checks the hand-written suites use.
 
 Generated requests are shaped before they are sent (chatconform.fuzz.shaping): one short message,
 a token cap, n <= 2, only the parameters whose capability the target claims. How many examples,
-which seed: --fuzz-examples, --fuzz-seed, --no-fuzz-derandomize (see docs/property-tests.md).
+which seed: --fuzz-examples, --fuzz-seed, --no-fuzz-derandomize (README, "Property tests").
 """
 
 import hypothesis

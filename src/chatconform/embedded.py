@@ -1,7 +1,7 @@
 """Running the reference server as a child process, for a run with no --base-url.
 
-A separate process keeps the boundary honest (the suite talks to it over HTTP only) and lets
-pytest-xdist workers share one server started by the controller.
+A separate process keeps the boundary honest (the suite talks to it over HTTP only). Each
+pytest-xdist worker starts its own (chatconform.plugin.embedded), which keeps workers apart.
 """
 
 from __future__ import annotations

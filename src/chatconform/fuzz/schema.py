@@ -18,6 +18,8 @@ from typing import Any
 from ..paths import specs_dir
 from . import settings
 
+MAX_STEPS = 4  # create, retrieve, list, and one more: stateful scenarios stay short and cheap
+
 CREATE = ("POST", "/chat/completions")
 KINDS = ("positive", "streaming", "negative", "boundaries", "stateful")
 STATEFUL_OPERATIONS = ("createChatCompletion", "getChatCompletion", "getChatCompletionMessages")
@@ -56,7 +58,7 @@ def _config(kind: str) -> Any:
             "examples": {"enabled": False},
             "coverage": {"enabled": kind == "boundaries", "unexpected-methods": []},
             "fuzzing": {"enabled": kind != "boundaries"},
-            "stateful": {"enabled": kind == "stateful", "max-steps": 6},
+            "stateful": {"enabled": kind == "stateful", "max-steps": MAX_STEPS},
         },
     }
     if s.seed is not None:

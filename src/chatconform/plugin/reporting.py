@@ -25,6 +25,7 @@ from .. import __version__, spec
 from ..redaction import Redactor
 from ..report import allure as allure_report
 from ..report import junit, record
+from ..report.ci import github_run
 from ..requirements import catalogue
 from ..verdict import Verdict
 from .grading import STOPPED, VERDICTS
@@ -92,10 +93,8 @@ def should_record(tests: Iterable[Any], named: bool) -> bool:
 
 
 def _ci() -> dict[str, str] | None:
-    server, repo, run_id = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
-    if server and repo and run_id:
-        return {"provider": "github", "url": f"{server}/{repo}/actions/runs/{run_id}"}
-    return None
+    found = github_run()
+    return {"provider": "github", "url": found[0]} if found else None
 
 
 class ReportCollector:
@@ -213,18 +212,24 @@ class ReportCollector:
         self.outage = outage
         if not named:
             runs.prune(self._reports_dir(), spare=[run_dir])
+        reporter = self.config.pluginmanager.getplugin("terminalreporter")
+        if outage and reporter is not None:  # pytest prints no terminal summary after pytest.exit
+            for line, markup in self.closing_lines():
+                reporter.write_line(line, **markup)
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    def closing_lines(self) -> list[tuple[str, dict[str, bool]]]:
+        """The end of the chatconform summary: the headline, where the record is, what to run next
+        (printed by chatconform.plugin.summary, last, so it is what a person sees)."""
         if self.written is None:
-            return
+            return []
         try:
             shown = self.written.relative_to(self.config.invocation_params.dir)
         except ValueError:
             shown = self.written
         status = self.headline["status"]
         colour = {"PASS": {"green": True}, "INCOMPLETE": {"yellow": True}}.get(status, {"red": True})
-        terminalreporter.write_line(f"chatconform: {self.headline['text']}", bold=True, **colour)
-        terminalreporter.write_line(f"chatconform run record: {shown}; next:")
+        lines = [(f"chatconform: {self.headline['text']}", {"bold": True, **colour}),
+                 (f"chatconform run record: {shown}; next:", {})]
         alluredir = getattr(self.config.option, "allure_report_dir", None)
-        for line in runs.next_steps(self.written.parent, shown.parent, alluredir, self.outage):
-            terminalreporter.write_line(line)
+        lines += [(line, {}) for line in runs.next_steps(self.written.parent, shown.parent, alluredir, self.outage)]
+        return lines

@@ -1,7 +1,8 @@
 """chatconform's reference server: a strict, deterministic Chat Completions endpoint, no model.
 
-It implements specs/openapi.yaml and nothing else from chatconform besides chatconform.paths:
-the conformance suite never leaks into it. `create_app(ServerConfig(...))` gives the Starlette
+It implements specs/openapi.yaml and the profiles in specs/profiles, and imports nothing from
+chatconform but the spec layer that reads specs/ (chatconform.paths, chatconform.spec,
+chatconform.profiles): the conformance suite never leaks into it (a self-test checks the imports). `create_app(ServerConfig(...))` gives the Starlette
 app; `chatconform serve` runs it with uvicorn.
 """
 

@@ -10,7 +10,6 @@ skipped tests carry them too and allure-pytest's own selection works on them
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from ..requirements import Level, Requirement
+from .ci import github_run
 from ..verdict import Verdict
 from .sources import catalogue_url, requirement_group, source_url
 
@@ -216,9 +216,10 @@ def environment_properties(info: Mapping[str, Any]) -> str:
 
 def executor(run_name: str, report_name: str) -> dict[str, Any]:
     info: dict[str, Any] = {"name": "chatconform", "type": "pytest", "buildName": run_name, "reportName": report_name}
-    server, repo, run_id = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
-    if server and repo and run_id:
-        info.update(type="github", name="GitHub Actions", buildUrl=f"{server}/{repo}/actions/runs/{run_id}",
+    found = github_run()
+    if found:
+        url, run_id = found
+        info.update(type="github", name="GitHub Actions", buildUrl=url,
                     buildOrder=int(run_id) if run_id.isdigit() else None)
     return {k: v for k, v in info.items() if v is not None}
 
