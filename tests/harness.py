@@ -78,18 +78,23 @@ class SuiteRun:
 
 
 def run_suite(*selection: str, base_url: str | None = None, against: Any = None, model: str = "fake-model",
-              args: tuple[str, ...] = (), timeout: float = 300) -> SuiteRun:
+              args: tuple[str, ...] = (), timeout: float = 300, preflight: bool = False) -> SuiteRun:
     """Run ``pytest <selection>`` (paths under suites/, -k expressions in args) against base_url,
-    against a FakeServer serving the handler ``against``, or else the embedded reference server."""
+    against a FakeServer serving the handler ``against``, or else the embedded reference server.
+
+    The pre-flight is off unless ``preflight``: most fakes answer only the requests their suite
+    sends, and a self-test of a check wants that check's verdict, not an early end of the run."""
     if against is not None:
         from tests.fakes import FakeServer
 
         with FakeServer(against) as url:
-            return run_suite(*selection, base_url=url, model=model, args=args, timeout=timeout)
+            return run_suite(*selection, base_url=url, model=model, args=args, timeout=timeout, preflight=preflight)
     with tempfile.TemporaryDirectory() as tmp:
         results = Path(tmp) / "results.json"
         cmd = [sys.executable, "-m", "pytest", *selection, "-p", "no:cacheprovider", "-q",
                f"--results-json={results}", f"--reports-dir={tmp}", *args]
+        if not preflight:
+            cmd.append("--no-preflight")
         if base_url:
             cmd += [f"--base-url={base_url}", f"--api-key={API_KEY}", f"--model={model}"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCONFORM_", "PYTEST_"))}

@@ -37,7 +37,7 @@ class FuzzSettings:
         # shrinking replays a failing request dozens of times: free locally, billed by a vendor
         return self.embedded
 
-    def describe(self) -> str:
+    def describe(self, parallel: bool = False) -> str:
         if self.seed is not None and self.seed_is_explicit:
             how = f"seed {self.seed}"
         elif self.seed is not None:
@@ -46,10 +46,11 @@ class FuzzSettings:
             how = "derandomized (the same cases every run)"
         text = (f"chatconform property tests: {self.examples} examples per operation, {how}, "
                 f"{'shrinking' if self.shrink else 'no shrinking'}")
-        if not HASH_SEED_FIXED:
-            text += ("\nchatconform property tests: PYTHONHASHSEED is not set, so invalid-request generation "
-                     "(which iterates over sets of strings) may differ between runs; set PYTHONHASHSEED=0 "
-                     "for byte-identical runs (xdist workers get it automatically)")
+        # under xdist the workers generate, and they inherit PYTHONHASHSEED=0 (plugin.fuzz); a serial
+        # run re-executes itself with it (plugin.fuzz.reexec): only an opted-out run can get here
+        if not HASH_SEED_FIXED and not parallel:
+            text += ("\nchatconform property tests: PYTHONHASHSEED is not set (CHATCONFORM_REEXEC=0), so "
+                     "invalid-request generation (which iterates over sets of strings) may differ between runs")
         return text
 
 

@@ -12,6 +12,7 @@ value, not a test path. Each concern is a module of its own, each a pytest plugi
 - ``embedded``: the reference server started for a run without ``--base-url``;
 - ``grading``: checks' observations and a test's exceptions turned into verdict records;
 - ``results``: the controller's collection of every test's verdicts, ``--results-json``;
+- ``output``: a conformance failure's report is the check's message, not a traceback;
 - ``summary``: the terminal summary, by requirement;
 - ``runs``: a run's directory (no silent overwrite, pruning), SIGTERM as an interruption;
 - ``reporting``: hands the records to chatconform.report (run record, JUnit, Allure);
@@ -30,6 +31,7 @@ pytest_plugins = [
     "chatconform.plugin.preflight",
     "chatconform.plugin.grading",
     "chatconform.plugin.results",
+    "chatconform.plugin.output",
     "chatconform.plugin.summary",
     "chatconform.plugin.runs",
     "chatconform.plugin.reporting",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import os
+import sys
+from typing import Any
 
 import pytest
 
@@ -29,6 +29,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   default=True)
 
 
+REEXEC = "CHATCONFORM_REEXEC"  # "0": never re-execute; "1" marks the re-executed process
+
+
+def parallel(args: list[str]) -> bool:
+    """Whether the command line asks xdist for workers (they get a fixed hash seed anyway)."""
+    return any(a == "-n" or (a.startswith("-n") and a[2:].isdigit()) or a.startswith(("--numprocesses", "--dist="))
+               or a in ("-nauto", "-n=auto") for a in args)
+
+
+def should_reexec(args: list[str]) -> bool:
+    """A serial pytest run whose string hashing is randomized: its negative property tests would
+    generate different cases from run to run, whatever --fuzz-seed says (schemathesis iterates
+    over sets of strings). Re-executing the same command with PYTHONHASHSEED=0 before anything
+    is printed makes every run generate the same cases without asking the user to set it."""
+    if fuzzing.HASH_SEED_FIXED or os.environ.get(REEXEC) in ("0", "1") or parallel(args):
+        return False
+    orig = getattr(sys, "orig_argv", None)  # Python 3.10+: the interpreter's own command line
+    launched = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return bool(orig) and (launched.startswith(("pytest", "py.test")) or sys.argv[0].endswith(
+        os.path.join("pytest", "__main__.py")))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    if should_reexec(list(args)):
+        env = dict(os.environ, PYTHONHASHSEED="0", **{REEXEC: "1"})
+        capture = early_config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:  # pytest already redirected fd 1 and 2: give the new process the real ones
+            capture.stop_global_capturing()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, list(sys.orig_argv), env)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     fuzzing.configure(fuzzing.resolve(config))
     # schemathesis' negative mode iterates over sets of strings, whose order follows the hash
@@ -44,7 +78,7 @@ def pytest_configure_node(node: Any) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return fuzzing.settings().describe()
+    return fuzzing.settings().describe(parallel=bool(config.getoption("numprocesses", None)))
 
 
 @pytest.fixture

@@ -282,6 +282,7 @@ def wanted(config: pytest.Config) -> bool:
     return not (hasattr(config, "workerinput") or config.option.collectonly)
 
 
+@pytest.hookimpl(tryfirst=True)  # before the prefetcher (plugin.concurrency) sends shared exchanges
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Without xdist: after collection, before the first test."""
     if wanted(session.config) and any(requirement_ids(item) for item in session.items):
@@ -305,7 +306,7 @@ def cites_requirements(root: Path, ids: Iterable[str]) -> bool:
     """Whether any of these test files marks a test with a requirement (read, not imported)."""
     for file in sorted({i.split("::", 1)[0] for i in ids}):
         try:
-            if "mark.requirement(" in (root / file).read_text(encoding="utf-8", errors="replace"):
+            if "mark.requirement" in (root / file).read_text(encoding="utf-8", errors="replace"):
                 return True
         except OSError:
             continue

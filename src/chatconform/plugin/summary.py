@@ -14,32 +14,41 @@ import pytest
 
 from ..report.record import judge_requirement
 from ..requirements import catalogue
-from ..verdict import MARKS, TestResult, Verdict
+from ..shell import safe_command
+from ..verdict import BLOCKED, FAIL, MARKS, WARNING, TestResult, Verdict
 from .results import results
 
-SHOWN = ("fail", "error", "warning", "blocked", "not_judged")  # in this order, each once per requirement
+SHOWN = ("fail", "error", "warning", "not_judged")  # in this order, each once per requirement
 TESTS_SHOWN = 4
 LINE = 160
 
 
 def _cut(text: str, limit: int = LINE) -> str:
-    text = " ".join(text.split())  # one line, whatever the body held
+    # one printable line, whatever the body held: no raw control bytes reach the terminal
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def requirement_lines(tests: list[TestResult], verbose: bool) -> list[str]:
-    """The requirements that are not a pass, by area: mark, ID, level, statement, then the evidence."""
+    """The requirements that are not a pass, by area: mark, ID, level, statement, then the evidence.
+    Blocked requirements follow, one line per requirement that blocked them: they are the
+    consequence of a failure already listed, not a finding of their own."""
     cat = catalogue()
     by_requirement: dict[str, list[TestResult]] = defaultdict(list)
     for t in tests:
         for rid in t.requirements:
             by_requirement[rid].append(t)
     by_area: dict[str, list[str]] = defaultdict(list)
+    blocked: dict[str, list[str]] = defaultdict(list)  # blocking requirement -> blocked ones
     for req in cat:
         if req.id not in by_requirement:
             continue
         entry = judge_requirement(req, by_requirement[req.id])
         outcome = entry["verdict"]
+        if outcome == BLOCKED:
+            for blocker in _blockers(req.id, by_requirement[req.id]):
+                blocked[blocker].append(f"{req.id} [{entry['level']}]")
+            continue
         if outcome not in SHOWN:
             continue
         theirs = [v for t in by_requirement[req.id] if (v := t.verdict_for(req.id)) and v.outcome == outcome]
@@ -49,13 +58,34 @@ def requirement_lines(tests: list[TestResult], verbose: bool) -> list[str]:
         ids = [v.test for v in theirs]
         shown = ids if verbose else ids[:TESTS_SHOWN]
         more = f" (+{len(ids) - len(shown)} more)" if len(ids) > len(shown) else ""
-        lines.append(f"      tests: {', '.join(shown)}{more}")
+        lines.append("      " + _cut(f"tests: {', '.join(shown)}{more}", 10_000 if verbose else LINE + 60))
         by_area[req.area].append("\n".join(lines))
     out = []
     for area, entries in by_area.items():
         out.append(f"{area}:")
         out += entries
+    if blocked:
+        out.append("blocked (not reached: their tests stopped at an earlier failure, listed above):")
+        for blocker, ids in blocked.items():
+            out.append("  " + _cut(f"{MARKS[BLOCKED]} {len(ids)} by {blocker}: {', '.join(ids)}",
+                                   10_000 if verbose else 2 * LINE))
     return out
+
+
+def _blockers(rid: str, tests: list[TestResult]) -> list[str]:
+    """The requirements whose failure stopped these tests before they reached ``rid``: the failing
+    verdicts of the same tests (read as data, not from the reason text)."""
+    found: list[str] = []
+    for t in tests:
+        mine = t.verdict_for(rid)
+        if mine is None or mine.outcome != BLOCKED:
+            continue
+        for v in t.verdicts:
+            if v.requirement != rid and (v.outcome == FAIL or (v.outcome == WARNING and t.outcome == "failed")):
+                if v.requirement not in found:
+                    found.append(v.requirement)
+                break
+    return found[:1] or ["an earlier failure"]
 
 
 def _evidence(v: Verdict | None, reason: str, outcome: str) -> list[str]:
@@ -68,7 +98,7 @@ def _evidence(v: Verdict | None, reason: str, outcome: str) -> list[str]:
     else:
         lines.append(f"      {_cut(v.reason or reason)}")
     if outcome in ("fail", "warning", "error") and v.curl:
-        lines.append(f"      reproduce: {_cut(v.curl, 400)}")
+        lines.append(f"      reproduce: {_cut(safe_command(v.curl), 400)}")
     return lines
 
 
@@ -88,10 +118,19 @@ def unsupported_lines(tests: list[TestResult]) -> list[str]:
     return lines
 
 
+# what a conformant server answers: a valid value accepted, an invalid one refused with a 4xx
+EXPECTED_SUPPORT = {"accepted", "refused", "honoured", "accepted (effect not observable)"}
+
+
+def _expected(verdict: str) -> bool:
+    return verdict in EXPECTED_SUPPORT or verdict.startswith("rejected 4")
+
+
 def support_lines(tests: list[TestResult], verbose: bool) -> list[str]:
     rows = sorted({(r.parameter, r.case, r.verdict) for t in tests for r in t.support})
-    # the table is for what is unusual; every parameter accepted is said in one line by the headline
-    interesting = [r for r in rows if verbose or r[2] not in ("accepted", "refused", "honoured")]
+    # the table is for what is unusual (unsupported, a server error, no response, ignored):
+    # a valid value accepted and an invalid one refused with a 4xx are what every row should say
+    interesting = [r for r in rows if verbose or not _expected(r[2])]
     if not interesting:
         return []
     width = max(len(r[0]) for r in interesting)
@@ -116,7 +155,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     collected = results(config)
     tests = collected.tests
+    reporter = config.pluginmanager.getplugin("chatconform-report")
+    closing = reporter.closing_lines() if reporter is not None else []
     if not any(t.requirements for t in tests) and not collected.cost["requests"]:
+        for line, markup in closing:  # a pre-flight outage: no test ran, the record says why
+            terminalreporter.write_line(line, **markup)
         return  # nothing was judged (a self-test run): nothing to summarise
     verbose = config.getoption("verbose") > 0
     terminalreporter.section("chatconform")
@@ -128,3 +171,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     c = collected.cost
     write(f"chatconform cost: {c['requests']} requests, {c['prompt_tokens'] + c['completion_tokens']} tokens "
           f"reported by the target (prompt {c['prompt_tokens']}, completion {c['completion_tokens']})")
+    for line, markup in closing:
+        write(line, **markup)

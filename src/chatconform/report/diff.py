@@ -13,10 +13,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compare import EMOJI, _date, _md, _score_text, _short
-from .record import LABELS, label
+from .compare import EMOJI, _date, _md, _short
+from .record import LABELS, headline_of, label
 
 JUDGED = ("pass", "warning", "fail", "error")
+EXIT_NOT_JUDGED = 3  # 1 is a regression, 2 an unusable record
+MOSTLY = 0.5  # share of judged MUST requirements that are harness errors above which a run judged nothing
+
+
+def could_not_judge(run: Mapping[str, Any]) -> str | None:
+    pre = run.get("preflight") or {}
+    if pre.get("exit_code"):
+        return f"its pre-flight found the target {str(pre.get('status')).replace('_', ' ')}: {pre.get('message', '')}"
+    musts = [r for r in run.get("requirements", []) if r.get("level") == "MUST"
+             and r.get("verdict") not in ("unsupported", "informational", "not_run")]
+    errors = sum(r.get("verdict") == "error" for r in musts)
+    if musts and errors / len(musts) > MOSTLY:
+        return f"{errors} of its {len(musts)} judged MUST requirements are harness errors (no usable response)"
+    return None
 
 SECTIONS = (
     # (attribute, title, what it means)
@@ -58,7 +72,16 @@ class Diff:
     caveats: list[str] = field(default_factory=list)
 
     @property
+    def could_not_judge(self) -> str | None:
+        """Why the current run says nothing about the target, or None: its pre-flight found an
+        outage, or most of the MUST requirements it judged are harness errors. A night like that
+        is not "no regression": the nightly must go red."""
+        return could_not_judge(self.current)
+
+    @property
     def exit_code(self) -> int:
+        if self.could_not_judge:
+            return EXIT_NOT_JUDGED
         return 1 if self.regressions else 0
 
     @property
@@ -110,9 +133,8 @@ def diff(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> Diff:
 
 def _describe(run: Mapping[str, Any]) -> str:
     t = run["target"]
-    must = run["summary"]["must"]
-    return (f"{label(run)} ({t['name']}, model {t.get('model')}, profile {t['profile']}, {_date(run)}; "
-            f"MUST met {_score_text(must)}, {must['met']}/{must['judged']})")
+    return (f"{label(run)} ({t['name']}, model {t.get('model')}, profile {t['profile']}, {_date(run)}): "
+            f"{headline_of(run)['text']}")
 
 
 def _verdict(v: str | None) -> str:
@@ -122,9 +144,10 @@ def _verdict(v: str | None) -> str:
 def render_text(d: Diff) -> str:
     lines = ["chatconform diff", f"  baseline: {_describe(d.baseline)}", f"  current:  {_describe(d.current)}"]
     lines += [f"  note: {c}" for c in d.caveats]
+    outage = bool((d.current.get("preflight") or {}).get("exit_code"))
     for name, title, meaning in SECTIONS:
         changes: list[Change] = getattr(d, name)
-        if not changes:
+        if not changes or outage:  # after a pre-flight outage every change is "not run": one line says it
             continue
         lines += ["", f"{title.upper()} ({len(changes)}): {meaning}"]
         for c in changes:
@@ -134,17 +157,23 @@ def render_text(d: Diff) -> str:
                 lines.append(f"      now: {c.reason}")
     counts = ", ".join(f"{t.lower()}: {len(getattr(d, n))}" for n, t, _ in SECTIONS if getattr(d, n))
     lines += ["", f"Result: {counts or 'no verdict changed'}."]
-    if d.regressions:
+    if d.could_not_judge:
+        lines.append(f"NOT JUDGED: the current run could not judge the target: {d.could_not_judge} "
+                     f"(exit {EXIT_NOT_JUDGED}).")
+    elif d.regressions:
         lines.append(f"FAILED: {len(d.regressions)} regression{'s' if len(d.regressions) != 1 else ''} "
                      f"({', '.join(c.id for c in d.regressions)}).")
     return "\n".join(lines) + "\n"
 
 
 def render_markdown(d: Diff) -> str:
-    head = "❌ regressions" if d.regressions else "✅ no regression"
+    head = ("⛔ the current run could not judge the target" if d.could_not_judge
+            else "❌ regressions" if d.regressions else "✅ no regression")
     out = [f"## chatconform diff: {head}", "",
            f"- baseline: {_md(_describe(d.baseline))}", f"- current: {_md(_describe(d.current))}"]
     out += [f"- note: {_md(c)}" for c in d.caveats]
+    if d.could_not_judge:
+        out.append(f"- **not judged**: {_md(d.could_not_judge)}")
     out.append("")
     for name, title, meaning in SECTIONS:
         changes: list[Change] = getattr(d, name)

@@ -154,13 +154,85 @@ def must_summary(requirements: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+# -- the headline ---------------------------------------------------------------------------------
+# The one verdict a buyer reads (terminal, run.json summary.headline, compare page, diff). It is a
+# status word and counts, never a percentage: 95 % "met" reads green even when the 5 % is every
+# streaming client breaking or any key being accepted.
+#
+#   applicable = MUST requirements except unsupported, informational and not run
+#   NOT JUDGED  the pre-flight failed, or no MUST requirement applied
+#   FAIL        at least one MUST requirement failed (the count and its areas are named)
+#   INCOMPLETE  none failed, but some could not be judged (error, blocked, not judged), or the
+#               run was interrupted
+#   PASS        every applicable MUST requirement was judged and met, in a run that finished
+#
+# "PARTIAL" is prefixed when the run was interrupted (Ctrl-C, SIGTERM): it judged only part.
+UNJUDGED = ("error", "blocked", "not_judged")
+STATUSES = ("PASS", "INCOMPLETE", "FAIL", "NOT JUDGED")
+
+
+def headline(requirements: Iterable[Mapping[str, Any]], *, partial: bool = False,
+             preflight: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    reqs = list(requirements)
+    must = [r for r in reqs if r["level"] == "MUST"]
+    applicable = [r for r in must if r["verdict"] not in ("unsupported", "informational", "not_run")]
+    failed = [r for r in applicable if r["verdict"] == "fail"]
+    unjudged = Counter(r["verdict"] for r in applicable if r["verdict"] in UNJUDGED)
+    failed_areas = dict(Counter(r["area"] for r in failed).most_common())
+    met = sum(r["verdict"] == "pass" for r in applicable)
+    warnings = sum(r["verdict"] == "warning" for r in reqs if r["level"] != "MUST")
+    unsupported = sum(r["verdict"] == "unsupported" for r in reqs)
+    not_run = sum(r["verdict"] == "not_run" for r in must)
+    outage = bool(preflight and preflight.get("exit_code"))
+    if outage or not applicable:
+        status = "NOT JUDGED"
+    elif failed:
+        status = "FAIL"
+    elif unjudged or partial:
+        status = "INCOMPLETE"
+    else:
+        status = "PASS"
+    if outage:
+        assert preflight is not None
+        text = (f"NOT JUDGED: the pre-flight found the target {str(preflight.get('status')).replace('_', ' ')} "
+                f"({preflight.get('message', '')}); no requirement was tested")
+    elif not applicable:
+        text = "NOT JUDGED: no MUST requirement was judged"
+    else:
+        parts = []
+        if failed:
+            areas = ", ".join(f"{a} {n}" for a, n in failed_areas.items())
+            parts.append(f"{len(failed)} MUST requirement{'s' if len(failed) != 1 else ''} violated ({areas})")
+        if unjudged:
+            detail = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(unjudged.items()))
+            parts.append(f"{sum(unjudged.values())} MUST not judged ({detail})")
+        parts.append(f"{met} of {len(applicable)} applicable MUST met")
+        parts.append(f"{warnings} SHOULD/MAY warning{'s' if warnings != 1 else ''}")
+        if unsupported:
+            parts.append(f"{unsupported} unsupported")
+        if not_run:
+            parts.append(f"{not_run} MUST not run")
+        text = f"{status}: " + "; ".join(parts)
+    if partial:
+        text = "PARTIAL (interrupted) " + text
+    return {
+        "status": status, "partial": partial, "text": text,
+        "must_failed": len(failed), "failed_areas": failed_areas,
+        "must_met": met, "must_applicable": len(applicable),
+        "must_unjudged": {k: unjudged[k] for k in UNJUDGED},
+        "warnings": warnings, "unsupported": unsupported, "must_not_run": not_run,
+        "preflight": (preflight or {}).get("status"),
+    }
+
+
 def verdict_counts(requirements: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     counts = Counter(r["verdict"] for r in requirements)
     return {v: counts[v] for v in VERDICTS}
 
 
 def build_record(data: SessionData, catalogue: Catalogue, *, run: Mapping[str, Any], target: Mapping[str, Any],
-                 versions: Mapping[str, Any], artifacts: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 versions: Mapping[str, Any], artifacts: Mapping[str, Any] | None = None,
+                 preflight: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The run record for one session."""
     # under xdist reports arrive in completion order; sorted, two records of one suite line up
     ordered = sorted(data.tests, key=lambda t: t.nodeid)
@@ -196,7 +268,7 @@ def build_record(data: SessionData, catalogue: Catalogue, *, run: Mapping[str, A
                for t in ordered for r in t.support]
     cost = {k: int(data.cost.get(k, 0)) for k in ("requests", "prompt_tokens", "completion_tokens")}
     cost["total_tokens"] = cost["prompt_tokens"] + cost["completion_tokens"]
-    return {
+    record = {
         "format": FORMAT,
         "run": dict(run),
         "target": dict(target),
@@ -217,6 +289,19 @@ def build_record(data: SessionData, catalogue: Catalogue, *, run: Mapping[str, A
         "support": support,
         "artifacts": dict(artifacts or {}),
     }
+    record["summary"]["headline"] = headline(requirements, partial=bool(run.get("partial")), preflight=preflight)
+    if preflight is not None:
+        record["preflight"] = dict(preflight)
+    return record
+
+
+def headline_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's headline; computed for records written before summary.headline existed."""
+    found = record.get("summary", {}).get("headline")
+    if found:
+        return dict(found)
+    return headline(record.get("requirements", []), partial=bool(record.get("run", {}).get("partial")),
+                    preflight=record.get("preflight"))
 
 
 # -- names and times -----------------------------------------------------------------------------
