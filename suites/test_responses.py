@@ -1,15 +1,50 @@
 """A non-streamed chat.completion: schema validity and what its fields say about each other.
 
 Every test here reuses one cached exchange (the ``completion`` fixture) unless it needs a
-request of its own (n, a token cap, a stop sequence).
+request of its own (n, a token cap, a stop sequence). Those that need the model to produce
+something first send the deterministic baseline (temperature 0 and a seed) and change one
+parameter of it: the cap is set below what the baseline used, the stop sequence is a later word of
+the baseline's own reply. When the model does not oblige, the requirement is not judged.
 """
 
 import pytest
 
 from chatconform import payloads
 from chatconform.checks import headers, responses
+from chatconform.failures import NotJudged
 
 requirement = pytest.mark.requirement
+
+
+@pytest.fixture
+def baseline(client, target, shared):
+    """The deterministic baseline, shared with the streaming suite."""
+    return shared("baseline", lambda: client.chat(payloads.baseline(target.model)))
+
+
+@pytest.fixture
+def capped(client, target, shared):
+    """The baseline with only the token cap changed, to fewer tokens than the echo needs."""
+    return shared("baseline.capped", lambda: client.chat(
+        payloads.baseline(target.model, max_completion_tokens=payloads.CAPPED_TOKENS)))
+
+
+@pytest.fixture
+def stopped(client, target, shared, baseline):
+    """The baseline with only a stop sequence added: a later word of the baseline's own reply."""
+    try:
+        text = baseline.json()["choices"][0]["message"]["content"] or ""
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        text = ""
+    word = payloads.pick_stop_word(text) if isinstance(text, str) else None
+    if word is None:
+        return None
+    return shared(f"baseline.stop={word}", lambda: client.chat(payloads.baseline(target.model, stop=[word])))
+
+
+def _no_stop_word(requirement_id, baseline):
+    return NotJudged(requirement_id, f"the baseline reply offers no later word to stop at: {baseline.excerpt(200)}",
+                     baseline)
 
 
 @requirement("response.schema")
@@ -78,23 +113,27 @@ def test_single_choice_has_index_zero(completion):
 
 
 @requirement("response.finish-reason-length")
-def test_token_cap_gives_finish_reason_length(capped_completion):
-    responses.finish_reason_length(capped_completion)
+def test_token_cap_gives_finish_reason_length(capped, baseline):
+    responses.finish_reason_length(capped, baseline, payloads.CAPPED_TOKENS)
 
 
 @requirement("response.max-tokens-respected")
-def test_token_cap_bounds_completion_tokens(capped_completion):
-    responses.max_tokens_respected(capped_completion, payloads.CAPPED_TOKENS)
+def test_token_cap_bounds_completion_tokens(capped):
+    responses.max_tokens_respected(capped, payloads.CAPPED_TOKENS)
 
 
 @requirement("response.stop-excluded")
-def test_stop_sequence_is_not_in_the_output(stopped_completion):
-    responses.stop_excluded(stopped_completion, payloads.STOP)
+def test_stop_sequence_is_not_in_the_output(stopped, baseline):
+    if stopped is None:
+        raise _no_stop_word("response.stop-excluded", baseline)
+    responses.stop_excluded(stopped, baseline=baseline)
 
 
 @requirement("response.finish-reason-stop")
-def test_stop_sequence_gives_finish_reason_stop(stopped_completion):
-    responses.finish_reason_stop(stopped_completion)
+def test_stop_sequence_gives_finish_reason_stop(stopped, baseline):
+    if stopped is None:
+        raise _no_stop_word("response.finish-reason-stop", baseline)
+    responses.finish_reason_stop(stopped, baseline)
 
 
 @requirement("response.n-choices")

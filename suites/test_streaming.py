@@ -2,6 +2,8 @@
 
 The raw byte stream is parsed per the WHATWG rules (chatconform.sse), so legal variations
 (CRLF, comments, `data:` without the space, events split across reads) are never flagged.
+Comparisons between a stream and a non-streamed reply use the deterministic baseline (temperature 0
+and a seed) both ways, so two sampled replies are never compared.
 """
 
 import pytest
@@ -10,6 +12,29 @@ from chatconform import payloads
 from chatconform.checks import streaming
 
 requirement = pytest.mark.requirement
+N = 2
+
+
+@pytest.fixture
+def baseline(client, target, shared):
+    """The deterministic baseline, shared with the responses suite."""
+    return shared("baseline", lambda: client.chat(payloads.baseline(target.model)))
+
+
+@pytest.fixture
+def baseline_stream(client, target, shared):
+    return shared("baseline.stream", lambda: client.chat(payloads.baseline_streamed(target.model)))
+
+
+@pytest.fixture
+def baseline_stream_with_usage(client, target, shared):
+    return shared("baseline.stream.usage",
+                  lambda: client.chat(payloads.baseline_streamed(target.model, include_usage=True)))
+
+
+@pytest.fixture
+def n_stream(client, target, shared):
+    return shared("stream.n", lambda: client.chat(payloads.streamed(target.model, n=N, max_completion_tokens=8)))
 
 
 @requirement("stream.content-type")
@@ -83,8 +108,26 @@ def test_no_usage_without_include_usage(stream):
 
 
 @requirement("stream.matches-non-streamed")
-def test_streamed_content_matches_non_streamed(stream, completion):
-    streaming.matches_non_streamed(stream, completion)
+def test_streamed_content_matches_non_streamed(baseline_stream, baseline):
+    streaming.matches_non_streamed(baseline_stream, baseline)
+
+
+@requirement("stream.usage-matches-non-streamed")
+@pytest.mark.capability("stream_usage")
+def test_streamed_usage_matches_non_streamed(baseline_stream_with_usage, baseline):
+    streaming.usage_matches_non_streamed(baseline_stream_with_usage, baseline)
+
+
+@requirement("stream.n-choices-complete")
+@pytest.mark.capability("n")
+def test_n_choices_each_get_a_role_and_one_finish_reason(n_stream):
+    streaming.n_choices_complete(n_stream, N)
+
+
+@requirement("stream.chunk-schema")
+@pytest.mark.capability("n")
+def test_n_stream_chunks_are_valid(n_stream):
+    streaming.chunk_schema(n_stream)
 
 
 @requirement("stream.usage-chunk-when-requested")

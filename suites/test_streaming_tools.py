@@ -42,6 +42,16 @@ def test_first_delta_of_each_call_has_id_type_and_name(tool_stream):
     streaming.tool_call_first_delta(tool_stream())
 
 
+@requirement("stream.tool-call-id-name-once")
+def test_id_and_name_come_only_in_the_first_delta_of_each_call(tool_stream):
+    streaming.tool_call_id_name_once(tool_stream())
+
+
+@requirement("tool.function-call-not-beside-tool-calls")
+def test_no_legacy_function_call_delta_beside_tool_calls(tool_stream):
+    tools.streamed_no_function_call_beside_tool_calls(tool_stream())
+
+
 @requirement("stream.tool-call-arguments-json")
 def test_argument_fragments_concatenate_to_json(tool_stream):
     streaming.tool_call_arguments(tool_stream())

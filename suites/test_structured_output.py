@@ -1,5 +1,10 @@
 """response_format: JSON mode yields a JSON object, a strict JSON Schema yields a matching document,
-and a malformed response_format is a client error."""
+and a malformed response_format is a client error.
+
+A reply cut by the cap before it could be judged is retried once with a bounded larger cap
+(JSON_RETRY_TOKENS); cut again, it is not judged. A request that gets no completion is judged
+only by structured.format-answered-or-refused (a 4xx naming response_format: unsupported).
+"""
 
 import pytest
 
@@ -10,18 +15,41 @@ from chatconform.checks.capabilities import unsupported_if_rejected
 requirement = pytest.mark.requirement
 
 
-def _json_object_exchange(client, target, shared, record):
-    exchange = shared("structured.json_object", lambda: client.chat(fp.json_object_request(target.model)))
-    unsupported_if_rejected(exchange, "json_object", "response_format")
-    _note_cut(exchange, record, "structured.json-object")
+REQUESTS = {"json_object": fp.json_object_request, "json_schema": fp.json_schema_request}
+
+
+def _first_exchange(client, target, shared, kind):
+    exchange = shared(f"structured.{kind}", lambda: client.chat(REQUESTS[kind](target.model)))
+    unsupported_if_rejected(exchange, kind, "response_format")
+    unsupported_if_rejected(exchange, kind, kind)
     return exchange
+
+
+def _exchange(client, target, shared, record, kind, requirement_id):
+    exchange = _first_exchange(client, target, shared, kind)
+    if structured.all_cut(exchange):
+        record.info(requirement_id, f"every choice hit the cap of {fp.JSON_TOKENS} tokens: retried once with "
+                                    f"{fp.JSON_RETRY_TOKENS}")
+        exchange = shared(f"structured.{kind}.larger-cap", lambda: client.chat(
+            REQUESTS[kind](target.model, max_completion_tokens=fp.JSON_RETRY_TOKENS)))
+        unsupported_if_rejected(exchange, kind, "response_format")
+    _note_cut(exchange, record, requirement_id)
+    return exchange
+
+
+def _json_object_exchange(client, target, shared, record):
+    return _exchange(client, target, shared, record, "json_object", "structured.json-object")
 
 
 def _json_schema_exchange(client, target, shared, record):
-    exchange = shared("structured.json_schema", lambda: client.chat(fp.json_schema_request(target.model)))
-    unsupported_if_rejected(exchange, "json_schema", "response_format")
-    _note_cut(exchange, record, "structured.json-schema-valid")
-    return exchange
+    return _exchange(client, target, shared, record, "json_schema", "structured.json-schema-valid")
+
+
+@requirement("structured.format-answered-or-refused")
+@pytest.mark.parametrize("kind", [pytest.param("json_object", marks=pytest.mark.capability("json_object")),
+                                  pytest.param("json_schema", marks=pytest.mark.capability("json_schema"))])
+def test_a_json_response_format_is_answered_or_refused_cleanly(client, target, shared, kind):
+    structured.answered_or_refused(_first_exchange(client, target, shared, kind))
 
 
 @requirement("structured.json-object")

@@ -92,6 +92,25 @@ def test_finish_reason_tool_calls_exactly_when_tools_were_called(exchange_for, f
     tools.finish_reason_tool_calls(exchange_for(form))
 
 
+@requirement("tool.function-call-not-beside-tool-calls")
+@pytest.mark.parametrize("form", CALLING)
+def test_no_legacy_function_call_beside_tool_calls(exchange_for, form):
+    tools.no_function_call_beside_tool_calls(exchange_for(form))
+
+
+@requirement("tool.cut-call-finish-length")
+def test_a_call_cut_by_the_cap_ends_with_length(client, target, shared):
+    """Both caps are sent (a server may honour only max_tokens); one retry with max_completion_tokens
+    alone if the pair is refused."""
+    exchange = shared("tools.cut", lambda: client.chat(fp.cut_call_request(target.model)))
+    unsupported_if_rejected(exchange, "tools", "tools")
+    unsupported_if_rejected(exchange, "tools", "tool_choice")
+    if exchange.status is not None and 400 <= exchange.status < 500:
+        exchange = shared("tools.cut.one-cap", lambda: client.chat(fp.cut_call_request(target.model, both_caps=False)))
+        unsupported_if_rejected(exchange, "tools", "tools")
+    tools.cut_call_finish_length(exchange)
+
+
 @requirement("tool.parallel-false-single-call")
 @pytest.mark.capability("tools", "parallel_tool_calls")
 def test_parallel_false_gives_at_most_one_call(exchange_for):

@@ -42,6 +42,18 @@ def tool_request(model: str, prompt: str = WEATHER_PROMPT, **overrides: Any) -> 
     return minimal(model, **{**base, **overrides})
 
 
+CUT_CALL_TOKENS = 3  # a call's arguments ({"city": "Paris"}) need 5+ tokens: this cap cuts them
+
+
+def cut_call_request(model: str, both_caps: bool = True) -> dict[str, Any]:
+    """A call forced by name under a cap too small for its arguments. The cap is sent as
+    `max_tokens` as well as `max_completion_tokens`: servers that honour only the deprecated one
+    must cut the call too (``both_caps`` False: only max_completion_tokens, for a server that
+    refuses the pair)."""
+    caps = {"max_completion_tokens": CUT_CALL_TOKENS, "max_tokens": CUT_CALL_TOKENS if both_caps else ...}
+    return tool_request(model, tool_choice={"type": "function", "function": {"name": "get_weather"}}, **caps)
+
+
 def functions_request(model: str) -> dict[str, Any]:
     """The deprecated pair: `functions` and a forced `function_call`."""
     return minimal(model, messages=[{"role": "user", "content": WEATHER_PROMPT}],
@@ -99,16 +111,19 @@ CITY_SCHEMA: dict[str, Any] = {
 JSON_SCHEMA_PROMPT = "What is the capital of France? Give the city and its country."
 
 
-def json_object_request(model: str) -> dict[str, Any]:
+JSON_RETRY_TOKENS = 64  # the one retry when every choice was cut by JSON_TOKENS: bounded, never more
+
+
+def json_object_request(model: str, max_completion_tokens: int = JSON_TOKENS) -> dict[str, Any]:
     return minimal(model, messages=[{"role": "user", "content": JSON_OBJECT_PROMPT}],
-                   response_format={"type": "json_object"}, max_completion_tokens=JSON_TOKENS)
+                   response_format={"type": "json_object"}, max_completion_tokens=max_completion_tokens)
 
 
-def json_schema_request(model: str) -> dict[str, Any]:
+def json_schema_request(model: str, max_completion_tokens: int = JSON_TOKENS) -> dict[str, Any]:
     response_format = {"type": "json_schema",
                        "json_schema": {"name": "capital", "schema": CITY_SCHEMA, "strict": True}}
     return minimal(model, messages=[{"role": "user", "content": JSON_SCHEMA_PROMPT}],
-                   response_format=response_format, max_completion_tokens=JSON_TOKENS)
+                   response_format=response_format, max_completion_tokens=max_completion_tokens)
 
 
 # Each malformed response_format breaks one rule (structured.malformed-format-rejected).

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from ..client import Exchange
-from ..failures import ConformanceFailure
+from ..failures import ConformanceFailure, NotJudged
 from . import check
 from .common import success_object
 from .schema import check_presence, check_schema
@@ -131,36 +131,147 @@ def content(choice: dict[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _completion_tokens(body: dict[str, Any]) -> int | None:
+    usage = body.get("usage")
+    used = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    return used if isinstance(used, int) and not isinstance(used, bool) else None
+
+
+def _words(text: str) -> int:
+    # every whitespace-separated word is at least one token, so this is a lower bound on the tokens
+    return len(text.split())
+
+
+def _baseline_reply(baseline: Exchange, requirement: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(body, its single choice) of the deterministic baseline, or NotJudged: without it there is
+    no knowing what the model would have produced."""
+    try:
+        body = completion_body(baseline, requirement)
+        found = choices(baseline, requirement)
+    except ConformanceFailure as exc:
+        raise NotJudged(requirement, f"the baseline request got no usable completion ({exc.received})",
+                        baseline) from None
+    if len(found) != 1:
+        raise NotJudged(requirement, f"the baseline has {len(found)} choices, not one", baseline)
+    return body, found[0]
+
+
+def cap_ignored(exchange: Exchange, cap: int, baseline_content: str | None, requirement: str) -> str | None:
+    """Why the reply shows the cap was not applied (more completion tokens than the cap, or the
+    baseline's whole reply under finish_reason "stop"), or None when it was."""
+    body = completion_body(exchange, requirement)
+    used = _completion_tokens(body)
+    if used is not None and used > cap:
+        return f"usage.completion_tokens {used} > cap {cap}"
+    for c in choices(exchange, requirement):
+        text = content(c)
+        if used is None and _words(text) > cap:
+            return f"{_words(text)} words under a cap of {cap} tokens"
+        if c.get("finish_reason") == "stop" and baseline_content and text == baseline_content and \
+                _words(baseline_content) > cap:
+            return "the baseline's whole reply, not cut"
+    return None
+
+
 @check("response.finish-reason-length")
-def finish_reason_length(exchange: Exchange) -> None:
-    """For a request whose token cap is far below what the prompt asks for."""
-    for c in choices(exchange, "response.finish-reason-length"):
+def finish_reason_length(exchange: Exchange, baseline: Exchange, cap: int) -> None:
+    """For the baseline request with only the token cap changed (``cap`` below what the baseline
+    used): the reply is cut, so finish_reason is "length". Not judged when the baseline fits under
+    the cap, or when the cap was ignored (that is response.max-tokens-respected's failure)."""
+    requirement = "response.finish-reason-length"
+    base_body, base_choice = _baseline_reply(baseline, requirement)
+    needed = _completion_tokens(base_body)
+    if needed is None:
+        needed = _words(content(base_choice))
+    if needed <= cap:
+        raise NotJudged(requirement, f"the baseline reply needs only {needed} tokens, within the cap of {cap}",
+                        baseline)
+    ignored = cap_ignored(exchange, cap, content(base_choice), requirement)
+    if ignored:
+        raise NotJudged(requirement, f"the reply was not cut ({ignored}): the cap was ignored, which is "
+                                     "response.max-tokens-respected's failure", exchange)
+    for c in choices(exchange, requirement):
         if c.get("finish_reason") != "length":
-            raise ConformanceFailure("response.finish-reason-length", 'finish_reason "length" when the token cap cut the output',
-                                     f"finish_reason={c.get('finish_reason')!r}, content={content(c)!r}", exchange)
+            raise ConformanceFailure(requirement, 'finish_reason "length" when the token cap cut the output',
+                                     f"finish_reason={c.get('finish_reason')!r}, content={content(c)!r} (the "
+                                     f"baseline needs {needed} tokens, the cap is {cap})", exchange)
 
 
 @check("response.max-tokens-respected")
 def max_tokens_respected(exchange: Exchange, limit: int) -> None:
-    body = completion_body(exchange, "response.max-tokens-respected")
-    used = (body.get("usage") or {}).get("completion_tokens")
-    if isinstance(used, int) and used > limit:
-        raise ConformanceFailure("response.max-tokens-respected", f"usage.completion_tokens <= {limit}", used, exchange)
+    requirement = "response.max-tokens-respected"
+    body = completion_body(exchange, requirement)
+    used = _completion_tokens(body)
+    if used is None:
+        words = max((_words(content(c)) for c in choices(exchange, requirement)), default=0)
+        if words > limit:  # each word is at least one token
+            raise ConformanceFailure(requirement, f"at most {limit} completion tokens",
+                                     f"{words} words (and no usage.completion_tokens)", exchange)
+        raise NotJudged(requirement, "no usage.completion_tokens to compare with the cap", exchange)
+    if used > limit:
+        raise ConformanceFailure(requirement, f"usage.completion_tokens <= {limit}", used, exchange)
+
+
+def stop_request_word(exchange: Exchange) -> str | None:
+    request = exchange.request_json if isinstance(exchange.request_json, dict) else {}
+    stop = request.get("stop")
+    stops = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str)]
+    return stops[0] if len(stops) == 1 and stops[0] else None
+
+
+def _stop_outcome(exchange: Exchange, baseline: Exchange, requirement: str) -> tuple[dict[str, Any], str, bool]:
+    """(the stopped choice, the stop word, whether the reply is the baseline cut right before the
+    stop word): only such a reply shows the model produced the stop text and the server acted on it."""
+    _, base_choice = _baseline_reply(baseline, requirement)
+    word = stop_request_word(exchange)
+    base_text = content(base_choice)
+    if word is None or word not in base_text:
+        raise NotJudged(requirement, f"the stop sequence {word!r} is not in the baseline reply {base_text!r}",
+                        baseline)
+    found = choices(exchange, requirement)
+    if len(found) != 1:
+        raise NotJudged(requirement, f"{len(found)} choices, not one", exchange)
+    text = content(found[0])
+    expected = base_text[: base_text.find(word)]
+    return found[0], word, word not in text and text.strip() == expected.strip()
 
 
 @check("response.stop-excluded")
-def stop_excluded(exchange: Exchange, stop: list[str]) -> None:
-    for c in choices(exchange, "response.stop-excluded"):
-        hit = [s for s in stop if s in content(c)]
-        if hit:
-            raise ConformanceFailure("response.stop-excluded", f"the stop sequence {hit[0]!r} not in the content",
-                                     content(c), exchange)
+def stop_excluded(exchange: Exchange, stop: list[str] | None = None, baseline: Exchange | None = None) -> None:
+    """The stop sequence is not in the content. With the baseline (the same request without
+    ``stop``), judged only when the model can be seen to have produced the stop text (the reply is
+    the baseline cut right before it); without one, only a stop sequence in the content is judged
+    (a failure): its absence proves nothing."""
+    requirement = "response.stop-excluded"
+    if baseline is None:
+        for c in choices(exchange, requirement):
+            hit = [s for s in stop or [] if s in content(c)]
+            if hit:
+                raise ConformanceFailure(requirement, f"the stop sequence {hit[0]!r} not in the content",
+                                         content(c), exchange)
+        raise NotJudged(requirement, "no baseline: the model may never have produced the stop sequence", exchange)
+    choice, word, reached = _stop_outcome(exchange, baseline, requirement)
+    if word in content(choice):
+        raise ConformanceFailure(requirement, f"the stop sequence {word!r} not in the content", content(choice),
+                                 exchange)
+    if not reached:
+        raise NotJudged(requirement, f"the model never produced the stop text {word!r}: the reply "
+                                     f"{content(choice)!r} is not the baseline cut before it", exchange)
 
 
 @check("response.finish-reason-stop")
-def finish_reason_stop(exchange: Exchange) -> None:
-    """For a request whose stop sequence occurs in the answer the prompt asks for."""
-    for c in choices(exchange, "response.finish-reason-stop"):
-        if c.get("finish_reason") != "stop":
-            raise ConformanceFailure("response.finish-reason-stop", 'finish_reason "stop" when a stop sequence ended the output',
-                                     f"finish_reason={c.get('finish_reason')!r}, content={content(c)!r}", exchange)
+def finish_reason_stop(exchange: Exchange, baseline: Exchange) -> None:
+    """For the baseline request with a stop sequence taken from the baseline's own reply: once the
+    stop sequence ended the output, finish_reason is "stop"."""
+    requirement = "response.finish-reason-stop"
+    choice, word, reached = _stop_outcome(exchange, baseline, requirement)
+    if word in content(choice):
+        raise NotJudged(requirement, f"the stop sequence {word!r} did not end the output (see "
+                                     "response.stop-excluded)", exchange)
+    if not reached:
+        raise NotJudged(requirement, f"the model never produced the stop text {word!r}: the reply "
+                                     f"{content(choice)!r} is not the baseline cut before it", exchange)
+    if choice.get("finish_reason") != "stop":
+        raise ConformanceFailure(requirement, 'finish_reason "stop" when a stop sequence ended the output',
+                                 f"finish_reason={choice.get('finish_reason')!r}, content={content(choice)!r}",
+                                 exchange)

@@ -1,7 +1,10 @@
 """response_format: JSON mode, JSON Schema (Structured Outputs), and malformed formats.
 
 A choice cut by the token cap (finish_reason "length") may hold half a JSON document: the documents
-say so themselves, so such a choice is not judged.
+say so themselves, so such a choice is not judged; when every choice was cut (after the suite's one
+retry with a larger cap), the requirement is not judged. Nor is it when the request got no
+completion at all: whether a valid response_format is answered or refused properly is
+structured.format-answered-or-refused's question.
 """
 
 from __future__ import annotations
@@ -12,21 +15,71 @@ from typing import Any
 import jsonschema
 
 from ..client import Exchange
-from ..failures import ConformanceFailure
+from ..failures import ConformanceFailure, NotJudged
 from . import check
 from .common import require_response
 from .responses import choices
 
 
+def _answered(exchange: Exchange) -> bool:
+    return exchange.status is not None and 200 <= exchange.status < 300
+
+
+def all_cut(exchange: Exchange) -> bool:
+    """A 2xx completion whose every choice was cut by the token cap: nothing in it can be judged."""
+    if not _answered(exchange):
+        return False
+    try:
+        found = exchange.json()["choices"]
+        return bool(found) and all(isinstance(c, dict) and c.get("finish_reason") == "length" for c in found)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
 def _judged(exchange: Exchange, requirement: str) -> list[tuple[dict[str, Any], Any]]:
-    """(choice, its content) for every choice not cut by the token cap."""
+    """(choice, its content) for every choice not cut by the token cap; NotJudged when none is left,
+    or when the request got no completion."""
+    require_response(exchange)
+    if not _answered(exchange):
+        raise NotJudged(requirement, f"no completion to judge: {exchange.excerpt(200)} (see "
+                                     "structured.format-answered-or-refused)", exchange)
     out = []
     for choice in choices(exchange, requirement):
         if choice.get("finish_reason") == "length":
             continue
         message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
         out.append((choice, message.get("content")))
+    if not out:
+        raise NotJudged(requirement, "every choice was cut by the token cap (finish_reason length): a partial "
+                                     "document proves nothing", exchange)
     return out
+
+
+def _error_text(exchange: Exchange) -> str:
+    try:
+        body = exchange.json()
+    except ValueError:
+        return exchange.text[:500]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return f"{error.get('param')} {error.get('message')}"
+    return str(error if error is not None else body)[:500]
+
+
+@check("structured.format-answered-or-refused")
+def answered_or_refused(exchange: Exchange) -> None:
+    """A valid JSON response_format gets a completion, or a 4xx that says it is response_format (or
+    the format's type) the server will not take; never a 5xx, which clients retry forever."""
+    requirement = "structured.format-answered-or-refused"
+    require_response(exchange)
+    if _answered(exchange):
+        return
+    request = exchange.request_json if isinstance(exchange.request_json, dict) else {}
+    kind = str((request.get("response_format") or {}).get("type") or "response_format")
+    if 400 <= exchange.status < 500 and any(name in _error_text(exchange) for name in ("response_format", kind)):  # type: ignore[operator]
+        return
+    raise ConformanceFailure(requirement, f"a completion, or a 4xx refusal naming response_format or {kind!r}",
+                             exchange.excerpt(), exchange)
 
 
 def _parse_object(requirement: str, exchange: Exchange, choice: dict[str, Any], content: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 
 from ..client import Exchange
-from ..failures import ConformanceFailure
+from ..failures import ConformanceFailure, NotJudged
 from . import check
 from .common import require_response
 from .responses import choices, completion_body
@@ -78,6 +78,14 @@ def parsed_arguments(call: Any) -> tuple[Any, str | None]:
     if not isinstance(value, dict):
         return None, f"arguments parse to a {type(value).__name__}, not an object: {args!r}"
     return value, None
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _cut(choice: dict[str, Any]) -> bool:
@@ -151,6 +159,47 @@ def finish_reason_tool_calls(exchange: Exchange) -> None:
             raise ConformanceFailure(requirement, 'finish_reason "tool_calls" only on a choice with tool calls',
                                      f"finish_reason 'tool_calls', message={choice.get('message')!r}", exchange,
                                      where=f"choice {choice.get('index')}")
+
+
+@check("tool.cut-call-finish-length")
+def cut_call_finish_length(exchange: Exchange) -> None:
+    """For a forced call under a cap too small for its arguments: a call whose arguments were cut
+    (they do not parse as JSON) ends with finish_reason "length", never "tool_calls" (a client would
+    run a call with broken arguments). Not judged when the arguments came back whole."""
+    requirement = "tool.cut-call-finish-length"
+    judged = False
+    for choice, calls in choice_calls(exchange, requirement):
+        cut = [n for n, call in enumerate(calls)
+               if isinstance(_function(call).get("arguments"), str) and not _parses(_function(call)["arguments"])]
+        if not cut:
+            continue
+        judged = True
+        if choice.get("finish_reason") != "length":
+            raise ConformanceFailure(requirement, 'finish_reason "length" on a call whose arguments the cap cut',
+                                     f"finish_reason={choice.get('finish_reason')!r}, arguments="
+                                     f"{_function(calls[cut[0]]).get('arguments')!r}", exchange,
+                                     where=_where(choice, cut[0]))
+    if not judged:
+        raise NotJudged(requirement, "no call was cut: every call's arguments parse as JSON (or there was no call)",
+                        exchange)
+
+
+@check("tool.function-call-not-beside-tool-calls")
+def no_function_call_beside_tool_calls(exchange: Exchange) -> None:
+    """A message that carries tool_calls carries no non-null legacy function_call beside them."""
+    requirement = "tool.function-call-not-beside-tool-calls"
+    judged = False
+    for choice, calls in choice_calls(exchange, requirement):
+        if not calls:
+            continue
+        judged = True
+        legacy = choice["message"].get("function_call")
+        if legacy is not None:
+            raise ConformanceFailure(requirement, "message.function_call absent or null beside message.tool_calls",
+                                     f"function_call={legacy!r} beside {len(calls)} tool call(s)", exchange,
+                                     where=f"choice {choice.get('index')}")
+    if not judged:
+        raise NotJudged(requirement, "no choice carried tool calls", exchange)
 
 
 @check("tool.call-ids-unique")
@@ -297,14 +346,6 @@ def _streamed_finish_reasons(exchange: Exchange, requirement: str) -> dict[Any, 
     return reasons
 
 
-def _parses(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
-
-
 @check("tool.finish-reason-tool-calls")
 def streamed_finish_reason(exchange: Exchange) -> None:
     requirement = "tool.finish-reason-tool-calls"
@@ -341,14 +382,45 @@ def streamed_call_ids_unique(exchange: Exchange) -> None:
         raise ConformanceFailure(requirement, "distinct tool call ids", f"repeated: {duplicates}", exchange)
 
 
+def _streamed_names(exchange: Exchange, requirement: str) -> dict[tuple[Any, Any], str]:
+    """(choice, call index) -> the call's name: the fragments joined, or, when every non-empty
+    fragment is the same name, that name (a name repeated on every delta is
+    stream.tool-call-id-name-once's warning, not an undeclared function)."""
+    fragments: dict[tuple[Any, Any], list[str]] = {}
+    for _n, choice, delta in tool_call_deltas(exchange, requirement):
+        fn = delta.get("function") if isinstance(delta.get("function"), dict) else {}
+        name = fn.get("name")
+        fragments.setdefault((choice, delta.get("index")), []).extend([name] if isinstance(name, str) and name else [])
+    return {key: parts[0] if len(set(parts)) == 1 else "".join(parts) for key, parts in fragments.items()}
+
+
 @check("tool.function-name-declared")
 def streamed_names_declared(exchange: Exchange) -> None:
     requirement = "tool.function-name-declared"
     declared = declared_functions(exchange)
-    for (choice, index), call in assembled_tool_calls(exchange, requirement).items():
-        if call["name"] not in declared:
+    for (choice, index), name in _streamed_names(exchange, requirement).items():
+        if name not in declared:
             raise ConformanceFailure(requirement, f"function.name one of {sorted(declared)}",
-                                     f"choice {choice}, call {index}: {call['name']!r}", exchange)
+                                     f"choice {choice}, call {index}: {name!r}", exchange)
+
+
+@check("tool.function-call-not-beside-tool-calls")
+def streamed_no_function_call_beside_tool_calls(exchange: Exchange) -> None:
+    """A streamed choice that carries tool-call deltas carries no non-null delta.function_call."""
+    requirement = "tool.function-call-not-beside-tool-calls"
+    items = chunks(exchange, requirement)
+    calling = {choice for _n, choice, _delta in tool_call_deltas(exchange, requirement)}
+    if not calling:
+        raise NotJudged(requirement, "the stream carried no tool-call deltas", exchange)
+    for n, chunk in enumerate(items):
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index") not in calling:
+                continue
+            legacy = (choice.get("delta") or {}).get("function_call")
+            if legacy is not None:
+                raise ConformanceFailure(requirement, "delta.function_call absent or null beside delta.tool_calls",
+                                         f"chunk #{n}, choice {choice.get('index')}: function_call={legacy!r}",
+                                         exchange)
 
 
 def rejected_cleanly(exchange: Exchange) -> bool:
