@@ -86,8 +86,8 @@ def test_error_message_is_a_string(name, error_response):
 
 @requirement("error.type-vocabulary")
 @every_case
-def test_error_type_follows_the_status_table(name, error_response):
-    errors.type_vocabulary(error_response(name))
+def test_error_type_follows_the_status_table(name, error_response, target):
+    errors.type_vocabulary(error_response(name), target.profile.error_types)
 
 
 @requirement("error.param-key")

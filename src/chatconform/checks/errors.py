@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..client import Exchange
-from ..failures import ConformanceFailure
+from ..failures import ConformanceFailure, NotJudged
 from . import check
 from .common import json_body, require_response
 from .schema import check_presence
@@ -132,6 +132,9 @@ def _string_or_null_key(requirement: str, name: str) -> Any:
         if value is not None and not isinstance(value, str):
             raise ConformanceFailure(requirement, f"error.{name}: a string or null",
                                      f"{type(value).__name__} {value!r}", exchange)
+        if value == "None":  # a server's str(None): clients testing `param is None` are misled
+            raise ConformanceFailure(requirement, f"error.{name}: null when there is none (not the string \"None\")",
+                                     '"None"', exchange)
 
     # named before registering, so each key check gets its own registry entry
     key.__name__ = requirement.split(".", 1)[1].replace("-", "_")
@@ -143,13 +146,18 @@ code_key = _string_or_null_key("error.code-key", "code")
 
 
 @check("error.type-vocabulary")
-def type_vocabulary(exchange: Exchange) -> None:
-    expected = SEED_003_TYPES.get(exchange.status or 0)
+def type_vocabulary(exchange: Exchange, types: Mapping[int, str] | None = None) -> None:
+    """``error.type`` follows the vocabulary of the target's documents: its profile's table
+    (specs/profiles: ``errors.types``), else seed 003's. A status the table does not name gives
+    nothing to judge."""
+    table = dict(types) if types else SEED_003_TYPES
+    expected = table.get(exchange.status or 0)
     if expected is None:
-        return
+        raise NotJudged("error.type-vocabulary", f"HTTP {exchange.status} has no documented error type", exchange)
     got = error_object(exchange, "error.type-vocabulary").get("type")
     if got != expected:
-        raise ConformanceFailure("error.type-vocabulary", f"type {expected!r} for HTTP {exchange.status} (seed 003)",
+        where = "the profile's table" if types else "seed 003"
+        raise ConformanceFailure("error.type-vocabulary", f"type {expected!r} for HTTP {exchange.status} ({where})",
                                  got, exchange)
 
 

@@ -18,6 +18,7 @@ ended without any check for it returning). A requirement passes only where a che
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -140,11 +141,17 @@ def finalize(item: pytest.Item, ended: BaseException | None) -> list[v.Verdict]:
             verdicts.append(v.Verdict(rid, level, v.INFORMATIONAL, tid, reason=noted[0],
                                       exchanges=tuple(v.Evidence.of(e, False) for e in test_exchanges[:1])))
         else:
-            verdicts.append(_unreached(item, rid, level, stopped, failed_at, ended, test_exchanges))
+            found = _unreached(item, rid, level, stopped, failed_at, ended, test_exchanges)
+            if level not in ("MUST", "SHOULD", "MAY") and found.outcome in (v.BLOCKED, v.NOT_JUDGED):
+                found = replace(found, outcome=v.INFORMATIONAL)
+            verdicts.append(found)
     return verdicts
 
 
 def _graded(level: str, outcome: str) -> str:
+    if level not in ("MUST", "SHOULD", "MAY") and outcome in (v.PASS, v.FAIL, v.NOT_JUDGED):
+        # the profile gives it no conformance weight: what the check saw is an observation
+        return v.INFORMATIONAL
     if outcome != v.FAIL:
         return outcome
     if level == "MUST":
