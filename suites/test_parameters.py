@@ -163,6 +163,8 @@ NEWER = [
 ]
 
 UNKNOWN = row("x_chatconform_unknown", True, requirement("request.unknown-parameter"))
+STREAM_OPTIONS_ALONE = row("stream_options", {"include_usage": True},
+                           requirement("request.stream-options-without-stream"), label="without-stream")
 
 
 def _params(cases, *marks, own=True):
@@ -252,6 +254,18 @@ def test_unknown_parameter_is_recorded(exchange_for, record):
     record.support(UNKNOWN.parameter, UNKNOWN.label, found)
     record.info(UNKNOWN.requirement, f"unknown top-level parameter {UNKNOWN.parameter!r}: {found}")
     parameters.unknown_parameter_handled(exchange, UNKNOWN.parameter)
+
+
+@requirement("request.stream-options-without-stream")
+@pytest.mark.capability("stream_usage")
+def test_stream_options_on_a_non_streamed_request_is_recorded(exchange_for, record):
+    """The spec tells clients to send stream_options only with stream: true; a server may refuse
+    it (OpenAI does) or ignore it (LiteLLM, llama-cpp-python do)."""
+    exchange = exchange_for(STREAM_OPTIONS_ALONE)
+    found = verdict(exchange, "ignored (accepted)")
+    record.support("stream_options", "without stream", found)
+    record.info("request.stream-options-without-stream", f"stream_options without stream: {found}")
+    parameters.stream_options_without_stream(exchange)
 
 
 @requirement("request.max-completion-tokens-accepted")

@@ -110,3 +110,34 @@ def test_legal_refusals_and_ignored_parameters_are_accepted():
                 r"reasoning_effort\s+\"low\"\s+rejected 400 \(param=reasoning_effort\)",
                 r"logit_bias\s+100\s+unsupported"):
         assert re.search(row, table), f"no support row /{row}/ in\n{table}"
+
+
+def _stream_options_without_stream(answer):
+    inner = reference_proxy()
+
+    def handle(req):
+        body = json.loads(req.body or b"null") if req.method == "POST" else None
+        if isinstance(body, dict) and "stream_options" in body and not body.get("stream"):
+            return answer(req, inner)
+        return inner(req)
+
+    return handle
+
+
+def test_stream_options_without_stream_ignored_is_fine_and_a_500_is_not():
+    """Issue 11: LiteLLM and llama-cpp-python ignore stream_options on a non-streamed request
+    (legal); a server that breaks on it is not."""
+    def ignore(req, inner):
+        body = json.loads(req.body)
+        body.pop("stream_options")
+        return inner(type(req)(req.method, req.path, req.headers, json.dumps(body).encode()))
+
+    def crash(req, inner):
+        return json_reply({"error": {"message": "boom", "type": "server_error", "param": None, "code": None}},
+                          status=500)
+
+    select = ("-k", "stream_options_on_a_non_streamed")
+    ignored = run_suite(SUITE, against=_stream_options_without_stream(ignore), args=select)
+    assert ignored.verdict_of("request.stream-options-without-stream") == "pass", ignored.summary()
+    broken = run_suite(SUITE, against=_stream_options_without_stream(crash), args=select)
+    assert broken.verdict_of("request.stream-options-without-stream") == "warning", broken.summary()

@@ -36,7 +36,7 @@ MARKS = {PASS: "✔", FAIL: "✖", WARNING: "!", BLOCKED: "⊘", NOT_JUDGED: "?"
          INFORMATIONAL: "i", ERROR: "E", NOT_RUN: " "}
 # When several tests speak about one requirement, the requirement takes the first of these that
 # occurs: one violation fails it; an error or a block means it was not fully judged, which no pass
-# elsewhere makes up for; a pass beats "nothing to judge here".
+# elsewhere makes up for; a pass beats "nothing to judge here"; an observation beats a missing capability.
 PRECEDENCE = (FAIL, ERROR, WARNING, BLOCKED, PASS, NOT_JUDGED, INFORMATIONAL, UNSUPPORTED, NOT_RUN)
 # Outcomes that mean "not shown to be met" for a requirement that applies to the target.
 UNMET = (FAIL, ERROR, WARNING, BLOCKED, NOT_JUDGED)

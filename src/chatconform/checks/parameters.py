@@ -147,17 +147,25 @@ def honoured_or_refused(exchange: Exchange, parameter: str) -> None:
                              exchange.excerpt(), exchange)
 
 
-@check("request.unknown-parameter")
-def unknown_parameter_handled(exchange: Exchange, parameter: str) -> None:
+def _ignored_or_refused_by_name(exchange: Exchange, requirement: str, parameter: str) -> None:
     """Ignored (a 2xx completion) or refused with 400 naming it: both are conformant; anything else
     (a 5xx, a 4xx that does not say which parameter) is not. No response is a harness problem."""
     require_response(exchange)
     if is_success(exchange):
         return
     if exchange.status != 400 or not _mentions(exchange, parameter):
-        raise ConformanceFailure("request.unknown-parameter",
-                                 f"a 2xx completion (ignored) or HTTP 400 naming {parameter!r}",
+        raise ConformanceFailure(requirement, f"a 2xx completion (ignored) or HTTP 400 naming {parameter!r}",
                                  exchange.excerpt(), exchange)
+
+
+@check("request.unknown-parameter")
+def unknown_parameter_handled(exchange: Exchange, parameter: str) -> None:
+    _ignored_or_refused_by_name(exchange, "request.unknown-parameter", parameter)
+
+
+@check("request.stream-options-without-stream")
+def stream_options_without_stream(exchange: Exchange) -> None:
+    _ignored_or_refused_by_name(exchange, "request.stream-options-without-stream", "stream_options")
 
 
 @check("request.max-tokens-deprecated-accepted")
