@@ -39,7 +39,7 @@ TARGETS = {
 }
 
 
-def measure_collect(suites: list[str], timeout: float) -> dict[str, Any]:
+def measure_collect(suites: list[str], timeout: float, cold: bool = True) -> dict[str, Any]:
     env = c.clean_env(PYTHONHASHSEED="0")
     floor = c.run([c.PYTHON, "-c", "import pytest"], timeout=60, env=env)
     c.run(c.pytest_cmd("--collect-only", "-q", *suites), timeout=timeout, env=env)  # warm-up: pyc caches
@@ -49,16 +49,18 @@ def measure_collect(suites: list[str], timeout: float) -> dict[str, Any]:
     # pytest's assertion rewriting: it rewrites every module of every pytest11 plugin's distribution
     # (schemathesis, hypothesis, anyio, ...) from source. An upper bound: the prefix also hides the
     # ordinary .pyc files pip wrote at install time.
-    with tempfile.TemporaryDirectory(prefix="chatconform-bench-pycache-") as empty:
-        cold = c.run(c.pytest_cmd("--collect-only", "-q", *suites), timeout=timeout,
-                     env=dict(env, PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=empty))
+    cold_wall = None
+    if cold:
+        with tempfile.TemporaryDirectory(prefix="chatconform-bench-pycache-") as empty:
+            cold_wall = c.run(c.pytest_cmd("--collect-only", "-q", *suites), timeout=timeout,
+                              env=dict(env, PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=empty)).wall
     items = 0
     for line in collect.stdout.splitlines():
         if "::" in line:
             items += 1
     return {"wall": collect.wall, "reported": collect.reported_seconds, "items": items,
             "python_import_pytest": floor.wall, "returncode": collect.returncode,
-            "wall_cold": cold.wall,
+            "wall_cold": cold_wall,
             "tail": collect.tail(3)}
 
 
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="chatconform-bench-overhead-") as tmp:
         work = Path(tmp)
         if "collect" in modes:
-            results["collect"] = measure_collect(suites, args.timeout)
+            results["collect"] = measure_collect(suites, args.timeout, cold=not args.quick)
         for mode in ("embedded", "serve", "hand"):
             if mode not in modes:
                 continue
@@ -170,8 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     if col:
         print(f"\ncollection: {col['wall']:.2f}s wall for {col['items']} items (pytest says "
               f"{col['reported'] if col['reported'] is not None else '?'}s); "
-              f"'python -c import pytest' alone: {col['python_import_pytest']:.2f}s; "
-              f"cold (nothing cached, no bytecode written): {col['wall_cold']:.2f}s wall")
+              f"'python -c import pytest' alone: {col['python_import_pytest']:.2f}s"
+              + (f"; cold (nothing cached, no bytecode written): {col['wall_cold']:.2f}s wall"
+                 if col["wall_cold"] is not None else ""))
         if col["returncode"] not in (0,):
             print(f"  collect-only exited {col['returncode']}: {col['tail']}")
     for mode, r in results["modes"].items():

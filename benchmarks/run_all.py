@@ -38,6 +38,8 @@ def summarize(name: str, data: dict[str, Any], quick: bool) -> list[list[str]]:
         col = data.get("collect")
         if col:
             add("collection wall (--collect-only -q)", f"{col['wall']:.2f} s", "< 1 s", met(col["wall"], 1.0))
+            if col.get("wall_cold") is not None:
+                add("collection, cold (nothing cached)", f"{col['wall_cold']:.2f} s")
         for mode, r in data.get("modes", {}).items():
             add(f"{mode}: suite wall / requests", f"{r['wall']:.2f} s / {r['requests']}",
                 "< 8 s" if mode == "embedded" else "", met(r["wall"], 8.0) if mode == "embedded" else "")
@@ -46,6 +48,9 @@ def summarize(name: str, data: dict[str, Any], quick: bool) -> list[list[str]]:
                 met(r["ratio"], 2.0) if mode == "hand" else "")
     elif name == "slow_target":
         for r in data.get("modes", []):
+            if r.get("problem"):
+                add(f"{r['mode']} at {data['latency_ms']:g} ms", "FAILED: " + r["problem"].splitlines()[0][:60])
+                continue
             add(f"{r['mode']} at {data['latency_ms']:g} ms: wall / requests", f"{r['wall']:.1f} s / {r['requests']}",
                 "< 30 s" if data["latency_ms"] == 250 and not data.get("suites") else "",
                 met(r["wall"], 30.0) if data["latency_ms"] == 250 and not data.get("suites") else "")
@@ -68,6 +73,9 @@ def summarize(name: str, data: dict[str, Any], quick: bool) -> list[list[str]]:
     elif name == "cost_per_profile":
         tg = data.get("targets", {})
         for r in data.get("rows", []):
+            if r.get("problem"):
+                add(r["run"], "FAILED: " + r["problem"].splitlines()[0][:60])
+                continue
             ok = all(v <= tg.get(k, 1e12) for k, v in (("requests", r["requests"]), ("billed", r["billed"]),
                                                          ("tokens", r["tokens"])))
             add(f"{r['run']}: requests / billed / tokens", f"{r['requests']} / {r['billed']} / {r['tokens']}",
@@ -104,10 +112,11 @@ def main(argv: list[str] | None = None) -> int:
             done = c.run(cmd, timeout=args.timeout, cwd=c.BENCH_DIR.parent)
             if args.show_output:
                 print(done.stdout)
-            if done.returncode != 0 or not out.exists():
+            if done.returncode != 0:
                 failed.append(name)
-                table_rows.append([name, "FAILED", f"exit {done.returncode}", "", ""])
+                table_rows.append([name, "FAILED (see its output)", f"exit {done.returncode}", "", ""])
                 print(done.tail(20))
+            if not out.exists():
                 continue
             data = json.loads(out.read_text(encoding="utf-8"))
             collected[name] = data

@@ -94,14 +94,17 @@ def main(argv: list[str] | None = None) -> int:
                              "outcomes": suite.outcomes, "problem": problem})
                 if problem:
                     print(f"  {problem}")
-    serial = rows[0] if rows and rows[0]["mode"] == "serial" else None
-    for r in rows:
-        r["wall_ratio"] = c.ratio(r["wall"], serial["wall"]) if serial else None
-        r["requests_ratio"] = c.ratio(r["requests"], serial["requests"]) if serial else None
+    serial = rows[0] if rows and rows[0]["mode"] == "serial" and not rows[0]["problem"] else None
+    for r in rows:  # a failed run is no measurement: no ratio from or to it
+        r["wall_ratio"] = c.ratio(r["wall"], serial["wall"]) if serial and not r["problem"] else None
+        r["requests_ratio"] = c.ratio(r["requests"], serial["requests"]) if serial and not r["problem"] else None
     print()
+    for r in rows:
+        if r["problem"]:
+            r["mode_shown"] = r["mode"] + " (FAILED)"
     print(c.table(["mode", "wall s", "requests (proxy)", "cost.requests", "billed", "max in flight", "tokens",
                    "wall / serial", "requests / serial"],
-                  [[r["mode"], f"{r['wall']:.1f}", r["requests"], r["cost_requests"], r["billed"], r["max_in_flight"],
+                  [[r.get("mode_shown", r["mode"]), f"{r['wall']:.1f}", r["requests"], r["cost_requests"], r["billed"], r["max_in_flight"],
                     r["tokens"], c.fmt_ratio(r["wall_ratio"]), c.fmt_ratio(r["requests_ratio"])] for r in rows]))
     print()
     for r in rows:
@@ -110,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         print(c.ratio_line(f"wall {r['mode']}/serial", r["wall_ratio"]))
         print(c.ratio_line(f"requests {r['mode']}/serial", r["requests_ratio"], "<= 1x"))
     if serial and not selection and latency == 250.0:
-        best = min(rows, key=lambda r: r["wall"])
+        best = min((r for r in rows if not r["problem"]), key=lambda r: r["wall"])
         print(c.ratio_line("best-wall/target-30s", best["wall"] / 30.0, "< 1x, serial command line"))
     c.write_json(args.json, {"benchmark": "slow_target", "latency_ms": latency, "suites": selection,
                              "concurrency_option": option, "modes": rows})
