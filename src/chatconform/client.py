@@ -284,7 +284,8 @@ class Client:
         self.extra_headers = dict(extra_headers or {})
         self.cost = Cost()
         self.observers: list[Callable[[Exchange], None]] = []
-        self.unanswered_in_a_row = 0  # exchanges in a row without a complete response
+        self._unanswered = 0  # exchanges in a row without a complete response
+        self._given_up = False  # once given up, for good: nothing sent could reset the streak
         self.unanswered_seconds = 0.0  # what that streak cost in waiting
         # why the client stopped sending, the first time it did for each kind (for the run's summary)
         self.stopped: dict[str, str] = {}
@@ -310,6 +311,19 @@ class Client:
 
     def close(self) -> None:
         self._http.close()
+
+    @property
+    def unanswered_in_a_row(self) -> int:
+        """The give-up streak; at least ``give_up_after`` once the client gave up or the run
+        deadline passed, so code that sends beside the client (the SDK suite's transport) and
+        checks this number stops too."""
+        if self._given_up or self._past_deadline(0.0):
+            return max(self._unanswered, self.settings.give_up_after)
+        return self._unanswered
+
+    @unanswered_in_a_row.setter
+    def unanswered_in_a_row(self, value: int) -> None:
+        self._unanswered = value
 
     @property
     def most_in_flight(self) -> int:
@@ -413,9 +427,10 @@ class Client:
         run's key) is counted against the budget from here until its answer is accounted."""
         s = self.settings
         with self._lock:
-            if self.unanswered_in_a_row >= s.give_up_after or (
-                    self.unanswered_in_a_row and self.unanswered_seconds >= s.give_up_after_seconds):
-                reason = (f"not sent: the previous {self.unanswered_in_a_row} requests got no complete response "
+            if self._given_up or self._unanswered >= s.give_up_after or (
+                    self._unanswered and self.unanswered_seconds >= s.give_up_after_seconds):
+                self._given_up = True
+                reason = (f"not sent: the previous {self._unanswered} requests got no complete response "
                           f"(no answer, a read time-out or stall, or a body that never ended; "
                           f"{self.unanswered_seconds:.0f}s of waiting), so the target is treated as unreachable")
                 return self._refused("connection", "gave-up", reason)
@@ -445,10 +460,10 @@ class Client:
         completions = exchange.method == "POST" and _path_of(exchange.url).endswith(COMPLETIONS)
         with self._lock:
             if _unanswered(exchange):
-                self.unanswered_in_a_row += 1
+                self._unanswered += 1
                 self.unanswered_seconds += exchange.elapsed
             else:
-                self.unanswered_in_a_row = 0
+                self._unanswered = 0
                 self.unanswered_seconds = 0.0
             self.cost.requests += exchange.attempts
             if ok:

@@ -149,8 +149,10 @@ class Memo:
         self._run(task, capture=True)
 
     def close(self) -> None:
+        # not waiting: a thread stalled on a hostile target ends when the client closes its
+        # connections (Session closes it next), not after a read timeout
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 # -- what the tests still to run here will need -------------------------------------------------------

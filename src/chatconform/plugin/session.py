@@ -213,9 +213,9 @@ class Session:
         self.current_exchanges = None
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self.memo.close()
         if self._client is not None:
             self._client.close()
+        self.memo.close()
         if self.server is not None:
             self.server.stop()
 
