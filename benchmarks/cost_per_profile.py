@@ -16,6 +16,7 @@ reports them).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -47,17 +48,41 @@ def cap_ignoring_fault() -> tuple[str | None, str]:
     return None, "no fault in `chatconform serve --list-faults` ignores max_completion_tokens"
 
 
+def required_headers(profile: str) -> list[str]:
+    """`--header NAME: EXAMPLE` values for the headers a profile requires (its YAML's
+    headers.required), so the suite can reach a server emulating that profile."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((c.REPO / "specs" / "profiles" / f"{profile}.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    required = (data.get("headers") or {}).get("required") or {}
+    return [f"{name}: {(spec or {}).get('example') or 'chatconform-bench'}" for name, spec in required.items()]
+
+
+def not_judged(results: dict[str, Any]) -> int:
+    return sum(1 for t in results.get("tests") or [] if "not judged" in json.dumps(t).lower())
+
+
 def profiles() -> list[str]:
     return sorted(p.stem for p in (c.REPO / "specs" / "profiles").glob("*.yaml"))
 
 
 def one_run(label: str, profile: str | None, fault: str | None, extra: list[str], selection: list[str],
-            work: Path, timeout: float) -> dict[str, Any]:
-    server = c.reference_server([f"--fault={fault}"] if fault else [])
+            work: Path, timeout: float, features: dict[str, bool]) -> dict[str, Any]:
+    serve_args = [f"--fault={fault}"] if fault else []
+    if profile and features["serve_profile"]:
+        serve_args.append(f"--profile={profile}")  # the server emulates the profile's paths, auth, headers
+    server = c.reference_server(serve_args)
     with server:
-        args = [f"--base-url={server.url}", f"--api-key={c.API_KEY}", f"--model={c.MODEL}"]
+        # a bare host: the profile's base_path completes it (/v1 for most, another layout for some)
+        base = server.url.rsplit("/v1", 1)[0] if features["serve_profile"] else server.url
+        args = [f"--base-url={base}", f"--api-key={c.API_KEY}", f"--model={c.MODEL}"]
         if profile:
             args.append(f"--profile={profile}")
+            if features["header_option"]:
+                args += [f"--header={h}" for h in required_headers(profile)]
         suite = c.run_suite(label, args + extra + selection, timeout=timeout, workdir=work)
     cost = suite.cost
     return {
@@ -65,6 +90,7 @@ def one_run(label: str, profile: str | None, fault: str | None, extra: list[str]
         "requests": len(suite.requests), "cost_requests": cost.get("requests"), "billed": suite.billed,
         "prompt_tokens": cost.get("prompt_tokens"), "completion_tokens": cost.get("completion_tokens"),
         "tokens": suite.tokens, "wall": suite.wall, "outcomes": suite.outcomes,
+        "not_judged": not_judged(suite.results),
         "problem": c.check_suite(suite),
     }
 
@@ -83,15 +109,26 @@ def main(argv: list[str] | None = None) -> int:
     selection = args.suites or (["suites/test_responses.py"] if args.quick else [])
     names = [p.strip() for p in args.profiles.split(",")] if args.profiles else (["generic"] if args.quick else profiles())
     fault, why = cap_ignoring_fault()
+    serve_help = c.run([c.PYTHON, "-m", "chatconform", "serve", "--help"], timeout=120, env=c.clean_env()).stdout
+    pytest_help = c.pytest_help()
+    features = {"serve_profile": "--profile" in serve_help, "header_option": "--header" in pytest_help}
+    budget = [o for o in ("--max-requests", "--max-billed", "--max-tokens") if o in pytest_help]
     print("cost per profile: one vendor-style run (--base-url at chatconform serve) per profile"
           + (f" ({' '.join(selection)})" if selection else " (full suite)"))
     c.print_machine()
     print(f"repo: {c.REPO}")
     print(f"cap-ignoring server: {'--fault ' + fault if fault else 'none'} ({why})")
+    print(f"budget options: {' '.join(budget) or 'none in pytest --help'}; serve --profile: "
+          f"{'yes' if features['serve_profile'] else 'no'}")
 
     plan: list[tuple[str, str | None, str | None, list[str]]] = [(f"profile {p}", p, None, []) for p in names]
     if fault:
         plan.append((f"{fault} (default profile)", None, fault, []))
+    if budget and not args.quick:  # what the run would cost without the run's budget: what the budget saves
+        unlimited = [f"{o}=0" for o in budget]
+        plan.append(("default profile, no budget", None, None, unlimited))
+        if fault:
+            plan.append((f"{fault}, no budget", None, fault, unlimited))
     if args.xdist:
         plan.append(("default profile -n 2", None, None, ["-n", "2"]))
         if fault:
@@ -99,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="chatconform-bench-cost-") as tmp:
         for i, (label, profile, f, extra) in enumerate(plan):
-            row = one_run(label, profile, f, extra, selection, Path(tmp) / f"r{i}", args.timeout)
+            row = one_run(label, profile, f, extra, selection, Path(tmp) / f"r{i}", args.timeout, features)
             rows.append(row)
             if row["problem"]:
                 print(f"  {row['problem']}")
@@ -109,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(c.table(["run", "requests", "cost.requests", "billed completions", "prompt tok", "completion tok",
-                   "tokens", "wall s"],
+                   "tokens", "not judged", "wall s"],
                   [[r["run"], mark(r["requests"], TARGET_REQUESTS), r["cost_requests"], mark(r["billed"], TARGET_BILLED),
-                    r["prompt_tokens"], r["completion_tokens"], mark(r["tokens"], TARGET_TOKENS), f"{r['wall']:.1f}"]
+                    r["prompt_tokens"], r["completion_tokens"], mark(r["tokens"], TARGET_TOKENS), r["not_judged"], f"{r['wall']:.1f}"]
                    for r in rows]))
     print(f"\ntargets per run: <= {TARGET_REQUESTS} requests, <= {TARGET_BILLED} billed completions, "
           f"<= {TARGET_TOKENS} tokens" + (" (for a full run; this one is a subset)" if selection else ""))
