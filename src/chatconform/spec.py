@@ -1,16 +1,21 @@
-"""specs/openapi.yaml as validators: loaded once, every $ref resolvable, shared by server and suite."""
+"""specs/openapi.yaml as validators: loaded once, every $ref resolvable, shared by server and suite.
+
+Loaded lazily: importing this module costs nothing; the document is parsed on first use and
+jsonschema (with its format checkers, about 50 ms) is imported only when a validator is asked for.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from .paths import specs_dir
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
 
 SPEC_URI = "urn:chatconform:openapi"
 
@@ -32,6 +37,9 @@ def load_openapi() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def registry() -> Registry:
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     resource = Resource.from_contents(load_openapi(), default_specification=DRAFT202012)
     return Registry().with_resource(SPEC_URI, resource)
 
@@ -43,6 +51,8 @@ def schema_ref(name: str) -> dict[str, str]:
 @lru_cache(maxsize=None)
 def validator(name: str) -> Draft202012Validator:
     """A validator for components/schemas/<name>, with the whole document as its $ref scope."""
+    from jsonschema import Draft202012Validator
+
     if name not in load_openapi()["components"]["schemas"]:
         raise KeyError(f"specs/openapi.yaml has no components/schemas/{name}")
     return Draft202012Validator(schema_ref(name), registry=registry())
