@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.fakes import json_reply, reference_proxy
+from tests.fakes import FakeServer, json_reply, reference_proxy
 from tests.harness import run_suite
 
 SUITES = ("suites/test_structured_output.py", "suites/test_logprobs.py")
@@ -129,3 +129,61 @@ def test_refused_features_are_unsupported_not_failed():
     run = run_suite(*SUITES, against=_refusing_the_features(reference_proxy()))
     run.assert_clean()
     assert {"json_object", "json_schema", "logprobs"} <= run.unsupported(), run.summary()
+    assert run.verdict_of("structured.format-answered-or-refused") == "unsupported", run.summary()
+
+
+# -- what real servers showed (issue 11) ----------------------------------------------------------
+def _json_schema_500(inner):
+    """llama-cpp-python: its request model knows only text and json_object, and a validation error
+    there is a 500."""
+
+    def handle(req):
+        if _kind(req) == "json_schema":
+            message = ("1 validation error: ('body', 'response_format', 'type'): Input should be 'text' or "
+                       "'json_object'")
+            return json_reply({"error": {"message": message, "type": "internal_server_error", "param": None,
+                                         "code": None}}, status=500)
+        return inner(req)
+
+    return handle
+
+
+def test_a_5xx_to_json_schema_fails_the_refusal_requirement_not_the_schema_ones():
+    run = run_suite(*SUITES, against=_json_schema_500(reference_proxy()))
+    run.assert_fails({"structured.format-answered-or-refused"})
+    for rid in ("structured.json-schema-valid", "structured.json-schema-strict"):
+        assert run.verdict_of(rid) == "not_judged", (rid, run.summary())
+    assert run.verdict_of("structured.json-object") == "pass", run.summary()
+
+
+def _cut_json(always):
+    """JSON mode answers cut by the cap (finish_reason length): at the first cap, or at every cap."""
+
+    def mutate(payload, req):
+        body = req.json() or {}
+        if _kind(req) == "json_object" and "choices" in payload and (
+                always or body.get("max_completion_tokens") == 40):
+            for choice in payload["choices"]:
+                choice["message"]["content"] = choice["message"]["content"][:6]
+                choice["finish_reason"] = "length"
+        return payload
+
+    return mutate
+
+
+def test_a_json_reply_cut_by_the_cap_is_retried_once_with_a_larger_cap():
+    server = FakeServer(reference_proxy(body=_cut_json(always=False)))
+    with server as url:
+        run = run_suite("suites/test_structured_output.py", "-k", "json_mode", base_url=url)
+    run.assert_clean()
+    assert run.verdict_of("structured.json-object") == "pass", run.summary()
+    caps = [(r.json() or {}).get("max_completion_tokens") for r in server.requests if _kind(r) == "json_object"]
+    assert caps == [40, 64], caps
+
+
+def test_a_json_reply_always_cut_by_the_cap_is_not_judged():
+    # before: the only reply was cut, nothing was judged, and structured.json-object passed
+    run = run_suite("suites/test_structured_output.py", "-k", "json_mode",
+                    against=reference_proxy(body=_cut_json(always=True)))
+    assert run.returncode == 0, run.summary()
+    assert run.verdict_of("structured.json-object") == "not_judged", run.summary()

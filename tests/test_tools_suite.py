@@ -1,5 +1,6 @@
 """The tools suites fail on broken tool calls with the right requirement, and accept legal variations."""
 
+import dataclasses
 import json
 
 import pytest
@@ -126,24 +127,110 @@ def _legal_extras(payload, req):
         call["function"]["description"] = None
         call["extra_content"] = {"vendor": {"signature": "abc"}}
         call["id"] = f"a{n}B{n}c{n}D{n}e"[:9]
-    if isinstance(choice, dict):
-        payload["choices"][0]["finish_reason"] = "stop"
+    if isinstance(choice, dict) and payload["choices"][0]["finish_reason"] == "tool_calls":
+        payload["choices"][0]["finish_reason"] = "stop"  # a whole call: a cut one still says "length"
     return payload
 
 
-def _id_on_every_delta(events, req):
-    ids = {}
+def _type_and_empty_name_on_every_delta(events, req):
+    """LM Studio's continuations: `type` repeated and `function.name: ""`. The SDK's accumulator
+    replaces type and concatenates "" to nothing, so both are harmless."""
+    seen = set()
     for event in events:
         for choice in event.get("choices", []) if isinstance(event, dict) else []:
             for delta in (choice.get("delta") or {}).get("tool_calls") or []:
                 if "id" in delta:
-                    ids[delta["index"]] = delta["id"]
-                elif delta.get("index") in ids:
-                    delta["id"] = ids[delta["index"]]
-                    delta.setdefault("function", {})["name"] = ""  # LM Studio's empty name on continuations
+                    seen.add(delta["index"])
+                elif delta.get("index") in seen:
+                    delta["type"] = "function"
+                    delta.setdefault("function", {})["name"] = ""
     return events
 
 
+def _function_call_null(payload, req):
+    for choice in payload.get("choices") or []:
+        choice["message"]["function_call"] = choice["message"].get("function_call")  # null beside tool_calls
+    return payload
+
+
 def test_legal_tool_call_variations_are_accepted():
-    run = run_suite(*SUITES, against=reference_proxy(body=_legal_extras, chunks=_id_on_every_delta))
+    run = run_suite(*SUITES, against=reference_proxy(body=lambda p, r: _function_call_null(_legal_extras(p, r), r),
+                                                     chunks=_type_and_empty_name_on_every_delta))
     run.assert_clean()
+    for rid in ("stream.tool-call-id-name-once", "tool.function-call-not-beside-tool-calls",
+                "tool.cut-call-finish-length"):
+        assert run.verdict_of(rid) == "pass", (rid, run.summary())
+
+
+# -- what real servers showed was missing (issue 11) ----------------------------------------------
+def _id_and_name_on_every_delta_and_legacy_call(events, req):
+    """id and name repeated on every delta (the SDK's helper would read "call_1call_1" and
+    "get_weatherget_weather"), and a legacy function_call delta beside the tool calls."""
+    heads = {}
+    for event in events:
+        for choice in event.get("choices", []) if isinstance(event, dict) else []:
+            delta = choice.get("delta") or {}
+            for call in delta.get("tool_calls") or []:
+                if "id" in call:
+                    heads[call["index"]] = call
+                    delta["function_call"] = {"name": call["function"]["name"], "arguments": ""}
+                elif call.get("index") in heads:
+                    call["id"] = heads[call["index"]]["id"]
+                    call.setdefault("function", {})["name"] = heads[call["index"]]["function"]["name"]
+    return events
+
+
+def _legacy_call_beside_and_cut_call_said_tool_calls(payload, req):
+    if "choices" not in payload:
+        return payload
+    for choice in payload["choices"]:
+        calls = choice["message"].get("tool_calls") or []
+        if calls:
+            choice["message"]["function_call"] = dict(calls[0]["function"])  # llama-cpp-python's legacy copy
+        if choice["finish_reason"] == "length" and calls:
+            choice["finish_reason"] = "tool_calls"  # the cap cut the arguments, the reason says "run them"
+    return payload
+
+
+def test_repeated_ids_legacy_calls_and_cut_calls_fail_their_requirements():
+    run = run_suite(*SUITES, against=reference_proxy(body=_legacy_call_beside_and_cut_call_said_tool_calls,
+                                                     chunks=_id_and_name_on_every_delta_and_legacy_call))
+    run.assert_fails({"tool.cut-call-finish-length"},
+                     warned={"stream.tool-call-id-name-once", "tool.function-call-not-beside-tool-calls"})
+    # a name repeated whole is the warning above, not a call to an undeclared function
+    assert "tool.function-name-declared" not in run.failed_requirements(), run.summary()
+
+
+def _honouring_only_max_tokens(inner):
+    def handle(req):
+        body = req.json() or {}
+        if "max_completion_tokens" in body and "max_tokens" in body:
+            body.pop("max_completion_tokens")
+            req = dataclasses.replace(req, body=json.dumps(body).encode())
+        return inner(req)
+
+    return handle
+
+
+def test_a_server_honouring_only_max_tokens_still_has_its_cut_call_judged():
+    run = run_suite("suites/test_tools.py", "-k", "cut_by_the_cap", against=_honouring_only_max_tokens(reference_proxy()))
+    run.assert_clean()
+    assert run.verdict_of("tool.cut-call-finish-length") == "pass", run.summary()
+
+
+def _ignoring_caps(inner):
+    def handle(req):
+        body = req.json() or {}
+        if isinstance(body, dict) and body.get("tools"):
+            body.pop("max_completion_tokens", None)
+            body.pop("max_tokens", None)
+            req = dataclasses.replace(req, body=json.dumps(body).encode())
+        return inner(req)
+
+    return handle
+
+
+def test_a_call_the_cap_did_not_cut_is_not_judged():
+    run = run_suite("suites/test_tools.py", "-k", "cut_by_the_cap", against=_ignoring_caps(reference_proxy()))
+    assert run.returncode == 0, run.summary()
+    assert run.verdict_of("tool.cut-call-finish-length") == "not_judged", run.summary()
