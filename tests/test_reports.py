@@ -310,11 +310,20 @@ class _Matrix(HTMLParser):
         self.columns = 0
         self.rows: list[dict[str, str | None]] = []
         self.cells: list[int] = []
+        self.chart: dict[str, str | None] = {}
+        self.bars: list[dict[str, str | None]] = []
+        self.headlines: list[str | None] = []
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         classes = (a.get("class") or "").split()
-        if tag == "body":
+        if tag == "svg" and "chart" in classes:
+            self.chart = a
+        elif tag == "rect" and "bar" in classes:
+            self.bars.append(a)
+        elif tag == "div" and "headline" in classes:
+            self.headlines.append(a.get("data-status"))
+        elif tag == "body":
             self.body = a
         elif tag == "th" and "run" in classes:
             self.columns += 1
@@ -349,3 +358,9 @@ def test_comparison_renders_in_headless_chromium(reports, tmp_path):
     shown = [r for r in dom.rows if "hidden" not in r]
     assert shown and all(r["data-ran"] == "1" for r in shown)  # the script hid the requirements no run judged
     assert any(r["id"] == f"r-{REGRESSED}" and r["data-differs"] == "1" for r in shown)
+    # the chart: per-area MUST results, one bar per run, the regressed requirement's failure in red
+    assert dom.chart.get("data-runs") == "2" and int(dom.chart["data-areas"]) >= 2
+    assert {b["data-run"] for b in dom.bars} == {"0", "1"}
+    failing = [b for b in dom.bars if b["data-kind"] == "failed"]
+    assert failing and {b["data-run"] for b in failing} == {"1"}
+    assert len(dom.headlines) == 2 and dom.headlines[1] == "FAIL", dom.headlines

@@ -1,4 +1,4 @@
-"""The `chatconform` command. Subcommands: serve, report (compare, diff); more are added as subparsers."""
+"""The `chatconform` command. Subcommands: serve, report (compare, diff), selfcheck, catalogue."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--rate-limited-api-key", metavar="KEY",
                        help="a further key that authenticates; with it, --rate-limit applies to this key alone")
     serve.add_argument("--max-body-bytes", type=_positive, default=1 << 20, help="request body cap (default 1 MiB)")
+    serve.add_argument("--context-tokens", type=_positive, default=4096,
+                       help="the model's context window in (word) tokens: a longer prompt is refused with 400 "
+                            "context_length_exceeded (default 4096)")
     serve.add_argument("--log-level", default="warning",
                        choices=["critical", "error", "warning", "info", "debug", "trace"])
     serve.add_argument("--fault", action="append", default=[], metavar="NAME",
@@ -83,7 +86,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 2
     config = ServerConfig(api_key=args.api_key, restricted_api_key=args.restricted_api_key, models=args.models,
                           rate_limit_rpm=args.rate_limit, rate_limited_api_key=args.rate_limited_api_key,
-                          max_body_bytes=args.max_body_bytes, faults=tuple(args.fault),
+                          max_body_bytes=args.max_body_bytes, context_tokens=args.context_tokens, faults=tuple(args.fault),
                           variations=tuple(args.variation), profile=args.profile)
     return serve(config, host=args.host, port=args.port, log_level=args.log_level)
 
@@ -108,7 +111,9 @@ def _add_report(subparsers: argparse._SubParsersAction) -> None:
         "diff", help="what changed from BASELINE to CURRENT; exit 1 on a regression",
         description="List regressions (passed, now fail), fixes, newly unsupported and newly supported "
                     "requirements, new and resolved warnings. Exit status: 1 if anything regressed, "
-                    "0 otherwise, 2 when an input is not a usable run record.")
+                    "0 otherwise, 2 when an input is not a usable run record, 3 when the current run could "
+                    "not judge the target (its pre-flight found an outage, or most judged MUST requirements "
+                    "are harness errors).")
     diff.add_argument("baseline", metavar="BASELINE", help="the earlier run (a run.json or its directory)")
     diff.add_argument("current", metavar="CURRENT", help="the run to judge (a run.json or its directory)")
     diff.add_argument("--markdown", metavar="PATH", help="also write the diff as Markdown ('-' for stdout)")
@@ -221,13 +226,37 @@ def _run_selfcheck(args: argparse.Namespace) -> int:
     return 0 if all(row.ok for row in rows) else 1
 
 
+def _add_catalogue(subparsers: argparse._SubParsersAction) -> None:
+    cat = subparsers.add_parser(
+        "catalogue", help="the requirement catalogue: a tab-separated list, or one HTML page with an anchor each",
+        description="Print every requirement (ID, level, area, statement), or write the catalogue as one "
+                    "self-contained HTML page: level, statement, sources named by document title, notes, and an "
+                    "anchor per requirement (catalogue.html#stream.done-terminates), which Allure links to.")
+    cat.add_argument("--html", metavar="PATH", help="write the HTML page here ('-' for stdout)")
+    cat.set_defaults(handler=_run_catalogue)
+
+
+def _run_catalogue(args: argparse.Namespace) -> int:
+    from chatconform.report import catalogue
+
+    if args.html:
+        _write(catalogue.render_html(), args.html)
+    else:
+        sys.stdout.write(catalogue.render_text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from chatconform import __version__
+
     parser = argparse.ArgumentParser(prog="chatconform",
                                      description="Conformance tests for OpenAI-compatible Chat Completions endpoints.")
+    parser.add_argument("--version", action="version", version=f"chatconform {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(subparsers)
     _add_report(subparsers)
     _add_selfcheck(subparsers)
+    _add_catalogue(subparsers)
     return parser
 
 

@@ -29,7 +29,7 @@ from ..report.ci import github_run
 from ..requirements import catalogue
 from ..verdict import Verdict
 from .grading import STOPPED, VERDICTS
-from .markers import requirement_ids
+from .markers import requirement_ids, test_id
 from . import preflight, runs
 from .results import Results, results
 from .session import Session, configured_target, state
@@ -134,8 +134,10 @@ class ReportCollector:
                                         state(item.config).resolved_target,
                                         state(item.config).exchanges_of(item), item.stash.get(STOPPED, None))
         elif call.when == "teardown" and graded is not None:
-            warnings = [Verdict.from_dict(v) for v in graded["verdicts"] if v["outcome"] == "warning"]
-            allure_report.mark_warning(item.config.pluginmanager.getplugin("allure_listener"), warnings)
+            verdicts = [Verdict.from_dict(v) for v in graded["verdicts"]]
+            listener = item.config.pluginmanager.getplugin("allure_listener")
+            allure_report.mark_warning(listener, [v for v in verdicts if v.outcome == "warning"])
+            allure_report.refile(listener, verdicts, test_id(item), item.nodeid)
         return report
 
     # -- the record -----------------------------------------------------------------------
@@ -207,6 +209,11 @@ class ReportCollector:
             report_name = f"chatconform: {target['name']} / {target['model']} ({target['profile']})"
             allure_report.write_extras(alluredir, {k: redactor.text(str(v)) if isinstance(v, str) else v
                                                    for k, v in environment.items()}, name, report_name)
+            # the page Allure's requirement links point at (../catalogue.html#<id> from the report)
+            from ..report import catalogue as catalogue_page
+
+            Path(alluredir).resolve().parent.joinpath("catalogue.html").write_text(
+                catalogue_page.render_html(cat), encoding="utf-8")
         self.written = run_dir / record.RUN_FILE
         self.headline = clean["summary"]["headline"]
         self.outage = outage

@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from .. import __version__
-from .record import LABELS, VERDICTS, label, must_summary
+from .record import LABELS, VERDICTS, headline_of, label, must_summary
 
 ICONS = {"pass": "✓", "fail": "✗", "warning": "!", "blocked": "⊘", "not_judged": "?", "unsupported": "–",
          "informational": "i", "error": "⚠", "not_run": "·"}
@@ -127,14 +127,39 @@ def _verdict_bar(counts: Mapping[str, int]) -> str:
 
 
 def _score_cell(must: Mapping[str, Any], tag: str = "td", extra: str = "") -> str:
-    score = must.get("score")
-    pct = -1 if score is None else round(score * 100)
-    detail = f"{must['met']}/{must['judged']} MUST" if must.get("judged") else "no MUST judged"
-    title = (f"{must['met']} met, {must['failed']} failed, {must['errors']} errors, "
-             f"{must['unsupported']} unsupported, {must['not_run']} not run (of {must['total']} MUST)")
-    return (f'<{tag} class="pct{" none" if score is None else ""}{extra}" style="--p:{max(pct, 0)}" title="{_e(title)}">'
-            f'<span class="pct-num">{_score_text(must)}</span><span class="pct-detail">{detail}</span>'
-            f'<span class="pct-bar"><span style="width:{max(pct, 0)}%"></span></span></{tag}>')
+    """An area's (or run's) MUST result as counts: met of applicable, and the failures named.
+    Coloured by what happened, not by share: one failure is red however much else was met."""
+    judged, met, failed = must.get("judged", 0), must.get("met", 0), must.get("failed", 0)
+    unjudged = must.get("errors", 0) + must.get("blocked", 0) + must.get("not_judged", 0)
+    pct = round(100 * met / judged) if judged else 0
+    state = "none" if not judged else "fail" if failed else "incomplete" if unjudged else "pass"
+    num = "—" if not judged else f"{met}/{judged}"
+    detail = ("no MUST judged" if not judged else
+              ", ".join(p for p in (f"{failed} failed" if failed else "", f"{unjudged} not judged" if unjudged else "")
+                        if p) or "all met")
+    title = (f"{met} met, {failed} failed, {must.get('errors', 0)} errors, {must.get('blocked', 0)} blocked, "
+             f"{must.get('not_judged', 0)} not judged, {must.get('unsupported', 0)} unsupported, "
+             f"{must.get('not_run', 0)} not run (of {must.get('total', 0)} MUST)")
+    return (f'<{tag} class="pct s-{state}{" none" if not judged else ""}{extra}" style="--p:{pct}" title="{_e(title)}">'
+            f'<span class="pct-num">{num}</span><span class="pct-detail">{detail}</span>'
+            f'<span class="pct-bar"><span style="width:{pct}%"></span></span></{tag}>')
+
+
+STATUS_CLASS = {"PASS": "s-pass", "INCOMPLETE": "s-incomplete", "FAIL": "s-fail", "NOT JUDGED": "s-notjudged"}
+
+
+def run_caption(run: Mapping[str, Any]) -> str:
+    """How a run is named on the page: its run name, then profile and model (the host alone reads
+    "127.0.0.1" for every local target)."""
+    t = run["target"]
+    return f"{label(run)} · {t.get('profile')} · {t.get('model')}"
+
+
+def _headline(run: Mapping[str, Any]) -> str:
+    h = headline_of(run)
+    return (f'<div class="headline {STATUS_CLASS.get(h["status"], "s-notjudged")}" data-status="{_e(h["status"])}">'
+            f'<span class="status">{_e(("PARTIAL " if h.get("partial") else "") + h["status"])}</span>'
+            f'<span class="htext">{_e(h["text"].split(": ", 1)[-1])}</span></div>')
 
 
 def _run_card(index: int, run: Mapping[str, Any]) -> str:
@@ -142,15 +167,18 @@ def _run_card(index: int, run: Mapping[str, Any]) -> str:
     base = t.get("base_url") or "embedded reference server"
     faults = t.get("reference_faults") or []
     rows = [
-        ("target", f"{_e(t['name'])} <span class=muted>{_e(base)}</span>"),
-        ("model", f"<code>{_e(t.get('model'))}</code>"),
         ("profile", _e(t["profile"])),
+        ("model", f"<code>{_e(t.get('model'))}</code>"),
+        ("target", f"{_e(t['name'])} <span class=muted>{_e(base)}</span>"),
         ("started", f"{_e(_date(run))} <span class=muted>({run['run']['duration_seconds']:.0f} s)</span>"),
-        ("tests", f"{s['tests']['total']} run: {s['tests']['passed']} passed, {s['tests']['failed']} failed, "
+        ("tests", f"{s['tests']['total']}: {s['tests']['passed']} passed, {s['tests']['failed']} failed, "
                   f"{s['tests']['skipped']} skipped, {s['tests']['error']} errors"),
         ("cost", f"{c['requests']} requests, {c['total_tokens']} tokens"),
         ("versions", f"chatconform {_e(v['chatconform'])}, spec {_e(v['spec'])}, catalogue v{_e(v['catalogue'])}"),
     ]
+    pre = run.get("preflight") or {}
+    if pre.get("exit_code"):
+        rows.insert(0, ("pre-flight", f'<b class="t-fail">{_e(pre.get("status"))}</b> {_e(pre.get("message"))}'))
     if faults:
         rows.append(("injected faults", _e(", ".join(faults))))
     if run["run"].get("strict"):
@@ -158,25 +186,72 @@ def _run_card(index: int, run: Mapping[str, Any]) -> str:
     if run["run"].get("ci"):
         rows.append(("CI", f'<a href="{_e(run["run"]["ci"]["url"])}">{_e(run["run"]["ci"]["url"])}</a>'))
     body = "".join(f"<tr><th>{k}</th><td>{val}</td></tr>" for k, val in rows)
-    must = s["must"]
-    score = must.get("score")
-    pct = 0 if score is None else round(score * 100)
     return (
-        f'<article class="card" style="--p:{pct}"><header><span class="colno">{index + 1}</span>'
-        f'<h2>{_e(label(run))}</h2></header>'
-        f'<div class="card-score{" none" if score is None else ""}"><span class="big">{_score_text(must)}</span>'
-        f'<span>of judged MUST requirements met<br><b>{must["met"]}</b> of {must["judged"]}'
-        f' · {must["unsupported"]} unsupported · {must["not_run"]} not run</span></div>'
-        f'{_verdict_bar(s["verdicts"])}<table class="facts">{body}</table></article>'
+        f'<article class="card"><header><span class="colno">{index + 1}</span>'
+        f'<h2 title="{_e(run_caption(run))}">{_e(label(run))}</h2></header>'
+        f'<div class="card-sub">{_e(t["profile"])} · <code>{_e(t.get("model"))}</code></div>'
+        f'{_headline(run)}{_verdict_bar(s["verdicts"])}<table class="facts">{body}</table></article>'
     )
+
+
+# -- the chart: per-area MUST results of every run, side by side -------------------------------------
+CHART_SEGMENTS = (("met", "pass"), ("failed", "fail"), ("unjudged", "error"))
+
+
+def _must_segments(must: Mapping[str, Any]) -> list[tuple[str, str, int]]:
+    unjudged = must.get("errors", 0) + must.get("blocked", 0) + must.get("not_judged", 0)
+    counts = {"met": must.get("met", 0), "failed": must.get("failed", 0), "unjudged": unjudged}
+    return [(name, css, counts[name]) for name, css in CHART_SEGMENTS]
+
+
+def render_chart(comp: Comparison) -> str:
+    """An SVG: one group per area with MUST requirements, one bar per run, each bar the area's MUST
+    requirements met (green), failed (red) and not judged (amber) in that run. Bars share one
+    scale, so a short red segment is as visible as a long one is: counts, not percentages."""
+    runs = comp.runs
+    areas = [a for a in comp.areas if any(m.get("judged") for m in a.must)]
+    if not areas:
+        return ""
+    widest = max(sum(n for _, _, n in _must_segments(m)) for a in areas for m in a.must) or 1
+    bar_h, gap, label_w, plot_w = 12, 3, 130, 520
+    group_h = len(runs) * (bar_h + gap) + 10
+    height = len(areas) * group_h + 28
+    parts = [f'<svg class="chart" role="img" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {label_w + plot_w + 60} {height}" '
+             f'data-areas="{len(areas)}" data-runs="{len(runs)}" aria-label="MUST requirements met, failed and not '
+             f'judged per area, one bar per run">']
+    y = 4
+    for area in areas:
+        parts.append(f'<text class="area-label" x="0" y="{y + bar_h}">{_e(area.name)}</text>')
+        for i, must in enumerate(area.must):
+            x = label_w
+            parts.append(f'<text class="run-no" x="{label_w - 14}" y="{y + bar_h - 2}">{i + 1}</text>')
+            for name, css, n in _must_segments(must):
+                if not n:
+                    continue
+                w = plot_w * n / widest
+                title = f"{label(runs[i])}, {area.name}: {n} MUST {name}"
+                parts.append(f'<rect class="bar v-{css}" data-run="{i}" data-area="{_e(area.name)}" data-kind="{name}" '
+                             f'x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}"><title>{_e(title)}</title></rect>')
+                x += w
+            if not must.get("judged"):
+                parts.append(f'<text class="none" x="{label_w + 4}" y="{y + bar_h - 2}">not judged</text>')
+            elif must.get("failed"):
+                parts.append(f'<text class="fails" x="{x + 4:.1f}" y="{y + bar_h - 2}">{must["failed"]} failed</text>')
+            y += bar_h + gap
+        y += 10
+    legend_y = height - 8
+    parts.append(f'<text class="legend" x="{label_w}" y="{legend_y}">■ met  ■ failed  ■ not judged (error, '
+                 f'blocked, nothing to judge) — MUST requirements; bars numbered by run</text>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def _column_header(index: int, run: Mapping[str, Any]) -> str:
     t = run["target"]
     return (f'<th class="run" scope="col" data-col="{index}"><span class="colno">{index + 1}</span>'
             f'<span class="run-name" title="{_e(label(run))}">{_e(label(run))}</span>'
-            f'<span class="run-sub">{_e(t["name"])} · {_e(t.get("model"))}</span>'
-            f'<span class="run-sub">profile {_e(t["profile"])}</span>'
+            f'<span class="run-sub">{_e(t["profile"])} · {_e(t.get("model"))}</span>'
+            f'<span class="run-sub">{_e(headline_of(run)["status"])} · {_e(t["name"])}</span>'
             f'{_score_cell(run["summary"]["must"], tag="span", extra=" chip")}</th>')
 
 
@@ -320,6 +395,7 @@ def render_html(comp: Comparison, title: str | None = None) -> str:
     generated {generated} by chatconform {_e(__version__)}</p>
 </header>
 <section class="cards">{cards}</section>
+<section class="chart-box"><h2>MUST requirements by area</h2>{render_chart(comp)}</section>
 <nav class="toolbar" aria-label="filters">
   <fieldset class="levels"><legend>Level</legend>
     <label><input type="checkbox" name="level" value="MUST" checked> <span class="lvl MUST">MUST</span></label>
@@ -343,7 +419,9 @@ def render_html(comp: Comparison, title: str | None = None) -> str:
 </main>
 <footer class="page">
   <h2>Legend</h2>{_legend()}
-  <p class="muted">The percentage is the share of MUST requirements met among those judged (met, failed or errored);
+  <p class="muted">Each run's headline (PASS, INCOMPLETE, FAIL, NOT JUDGED) is the README's formula: FAIL names how
+  many MUST requirements failed and in which areas, whatever share of the rest was met. Per area, the figure is
+  the MUST requirements met of those that apply (blocked, not judged and errors count as not met);
   unsupported and not-run requirements are left out. Click a verdict for its evidence: the failure with expected and
   received values, the wire log and a curl line to reproduce it (the API key is never recorded).</p>
 </footer>
@@ -377,15 +455,14 @@ def _md_cell(entry: Mapping[str, Any] | None) -> str:
 
 def render_markdown(comp: Comparison, limit: int = MARKDOWN_LIMIT) -> str:
     runs = comp.runs
-    names = [f"{i + 1}. {_md(label(r))}" for i, r in enumerate(runs)]
+    names = [f"{i + 1}. {_md(run_caption(r))}" for i, r in enumerate(runs)]
     out = [f"## chatconform: {len(runs)} run{'s' if len(runs) != 1 else ''} compared", ""]
     facts = [
         ["target"] + [_md(r["target"]["name"]) for r in runs],
         ["model"] + [f"`{_md(r['target'].get('model'))}`" for r in runs],
         ["profile"] + [_md(r["target"]["profile"]) for r in runs],
         ["started"] + [_date(r) for r in runs],
-        ["**MUST met**"] + [f"**{_score_text(r['summary']['must'])}** ({r['summary']['must']['met']}/"
-                            f"{r['summary']['must']['judged']})" for r in runs],
+        ["**headline**"] + [f"**{_md(headline_of(r)['text'])}**" for r in runs],
         ["verdicts"] + [" ".join(f"{EMOJI[v]}{r['summary']['verdicts'][v]}" for v in VERDICTS
                                  if r["summary"]["verdicts"][v] and v != "not_run") or "—" for r in runs],
         ["cost"] + [f"{r['cost']['requests']} req, {r['cost']['total_tokens']} tok" for r in runs],

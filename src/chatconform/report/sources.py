@@ -45,18 +45,52 @@ def _catalogue_lines() -> dict[str, int]:
     return found
 
 
+# Where Allure finds the catalogue page (chatconform catalogue --html) when no published copy is
+# configured: written beside the results directory, and Allure's report is generated beside that
+# too (README: reports/allure-results -> reports/allure-report), so from the report's index.html
+# the page is one directory up. A relative link works wherever the reports directory is copied.
+CATALOGUE_PAGE = "catalogue.html"
+RELATIVE_CATALOGUE = f"../{CATALOGUE_PAGE}"
+
+
 def catalogue_url(requirement_id: str, base: str | None = None) -> str:
-    """The requirement's entry in requirements.yaml (GitHub-style ``#L<line>`` anchor)."""
-    url = base or (specs_dir() / CATALOGUE_FILE).resolve().as_uri()
-    line = _catalogue_lines().get(requirement_id)
-    return f"{url}#L{line}" if line else url
+    """The requirement's entry in the catalogue page (``#<id>`` anchor), or, for a ``base`` that
+    is a published requirements.yaml, its line there (GitHub-style ``#L<line>``)."""
+    url = base or RELATIVE_CATALOGUE
+    if url.endswith((".yaml", ".yml")):
+        line = _catalogue_lines().get(requirement_id)
+        return f"{url}#L{line}" if line else url
+    return f"{url}#{requirement_id}"
+
+
+@lru_cache(maxsize=1)
+def document_titles() -> dict[str, str]:
+    """doc id -> title, from every profile's ``documents`` (the first profile naming it wins;
+    the seed documents' own titles, without a profile's flavour note, where one has it plain)."""
+    from ..profiles import load_profile, profile_names
+
+    titles: dict[str, str] = {}
+    for name in sorted(profile_names()):
+        for doc, title in load_profile(name).documents.items():
+            if doc not in titles or len(title) < len(titles[doc]):
+                titles[doc] = title
+    return titles
+
+
+def source_label(source: Source) -> str:
+    """A source as a reader names it: the document's title, then the quote or pointer."""
+    title = document_titles().get(source.doc) or ("OpenAI specification" if not source.is_seed
+                                                   else f"seed {source.doc}")
+    if source.is_seed:
+        return f'{title}: "{source.quote}"'
+    return f"{title}: {source.pointer}" + (f' ("{source.quote}")' if source.quote else "")
 
 
 def source_entries(req: Requirement) -> list[dict[str, Any]]:
     """The requirement's sources as run-record entries (doc, quote, pointer, url)."""
     entries = []
     for source in req.source:
-        entry: dict[str, Any] = {"doc": source.doc, "text": source.text}
+        entry: dict[str, Any] = {"doc": source.doc, "text": source.text, "title": source_label(source)}
         if source.quote:
             entry["quote"] = source.quote
         if source.pointer:
