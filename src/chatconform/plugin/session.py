@@ -144,7 +144,7 @@ class Session:
             if deadline is not None:  # counted from the start of the run, not from the first request
                 deadline = max(deadline - (time.monotonic() - self.started), 0.001)
             settings = ClientSettings(
-                read_timeout=timeout, total_timeout=2 * timeout, give_up_after_seconds=2.5 * timeout,
+                read_timeout=timeout, total_timeout=2 * timeout, give_up_after_seconds=2 * timeout,
                 max_in_flight=int(limits["concurrency"] or 1),
                 max_requests=_int(limits["max_requests"]), max_billed=_int(limits["max_billed"]),
                 max_tokens=_int(limits["max_tokens"]), run_deadline=deadline)
