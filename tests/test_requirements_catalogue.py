@@ -38,7 +38,7 @@ PINNED = {
 KNOWN_CAPABILITIES = {
     "tools", "logprobs", "n", "json_schema", "json_object", "store", "seed", "stream_usage",
     "rate_limit_headers", "request_id", "api_key_header", "parallel_tool_calls", "functions",
-    "stop", "logit_bias", "models",
+    "stop", "logit_bias", "models", "context_overflow",
 }  # fmt: skip
 
 

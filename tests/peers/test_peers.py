@@ -9,7 +9,7 @@ Run serially: llama-cpp-python cuts a running stream when another request arrive
 from __future__ import annotations
 
 import os
-import tempfile
+import shutil
 import time
 from pathlib import Path
 
@@ -23,8 +23,13 @@ pytestmark = pytest.mark.peers
 
 OPT_IN = os.environ.get("CHATCONFORM_PEERS", "")
 SUITE_TIMEOUT = 1500  # seconds for one whole suite run against one peer
+# where each peer's run record is kept, and the matrix generated from them (reports/ is output)
+REPORTS = Path(os.environ.get("CHATCONFORM_PEERS_REPORTS", Path(__file__).resolve().parents[2] / "reports" / "peers"))
+# the peers run on loopback and bill nothing: no budget, so every requirement gets judged (a
+# vendor run's budget would leave the later ones not judged, which is not what is tested here)
+UNBILLED = ("--max-requests=0", "--max-billed=0", "--max-tokens=0")
 # extra pytest arguments for the suite runs, e.g. "-k stream" while working on one area
-SUITE_ARGS = tuple(os.environ.get("CHATCONFORM_PEERS_SUITE_ARGS", "").split())
+SUITE_ARGS = UNBILLED + tuple(os.environ.get("CHATCONFORM_PEERS_SUITE_ARGS", "").split())
 
 _runs: dict[str, tuple[SuiteRun, dict[str, str], float]] = {}
 
@@ -47,16 +52,19 @@ def suite_against(name: str) -> tuple[SuiteRun, dict[str, str], float]:
             peer.install()
         except PeerUnavailable as error:
             _unavailable(f"{name} could not be installed: {error}")
-        with tempfile.TemporaryDirectory() as reports:
+        reports = REPORTS
+        reports.mkdir(parents=True, exist_ok=True)
+        if True:  # the records stay: the compatibility matrix is generated from them
             try:
                 with peer.running(api_key=API_KEY, model=expectations.get("model")) as server:
                     started = time.monotonic()
+                    shutil.rmtree(reports / name, ignore_errors=True)  # a run name is never overwritten
                     run = run_suite("suites", base_url=server.base_url, model=server.model, timeout=SUITE_TIMEOUT,
-                                    args=(f"--reports-dir={reports}", f"--run-name=peer-{name}", *SUITE_ARGS))
+                                    args=(f"--reports-dir={reports}", f"--run-name={name}", *SUITE_ARGS))
                     seconds = time.monotonic() - started
             except PeerUnavailable as error:
                 _unavailable(f"{name} did not start: {error}")
-            record = Path(reports) / f"peer-{name}" / "run.json"
+            record = reports / name / "run.json"
             assert record.exists(), f"the run against {name} wrote no run record:\n{run.summary()}"
             _runs[name] = (run, verdicts_from_run_record(record), seconds)
     return _runs[name]
@@ -117,3 +125,17 @@ def test_the_peer_is_stopped_afterwards(name):
         _unavailable(str(error))
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
+
+
+def test_the_compatibility_matrix_is_generated_from_the_runs():
+    """Never hand-written: `chatconform report compare` over the peers' run records gives the
+    Markdown matrix and the compare page (reports/peers/compatibility.md, compare.html)."""
+    from chatconform.cli import main
+
+    records = [suite_against(name) and REPORTS / name for name in sorted(PEERS)]
+    markdown, html = REPORTS / "compatibility.md", REPORTS / "compare.html"
+    assert main(["report", "compare", *map(str, records), "--markdown", str(markdown), "--html", str(html)]) == 0
+    text = markdown.read_text(encoding="utf-8")
+    for name in sorted(PEERS):
+        assert name in text, f"{name} is not a column of the matrix"
+    assert html.stat().st_size > 1000

@@ -33,7 +33,7 @@ from chatconform.reference.auth import authenticate, check_permission
 from chatconform.reference.completion import completion_body, stream_chunks
 from chatconform.reference.config import ServerConfig
 from chatconform.reference.errors import APIError, invalid_request
-from chatconform.reference.generator import generate
+from chatconform.reference.generator import check_context, generate
 from chatconform.reference.injection import Context, Faults
 from chatconform.reference.ratelimit import RateLimiter
 from chatconform.reference.store import CompletionStore
@@ -216,6 +216,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
         if problem:
             raise APIError(404, problem, param="model", code="model_not_found")
         validate_models(body, config.models)
+        check_context(body, config.context_tokens)
         faults.gate()
         generation = generate(faults.generation(body))
         completion = completion_body(generation, completion_id="chatcmpl-" + uuid.uuid4().hex[:29],

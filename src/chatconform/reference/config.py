@@ -17,6 +17,7 @@ class ServerConfig:
     rate_limit_rpm: int | None = None       # None: never answers 429
     rate_limited_api_key: str | None = None  # authenticates; if set, rate_limit_rpm applies to it alone
     max_body_bytes: int = 1 << 20
+    context_tokens: int = 4096              # prompt + completion cap: longer is refused, as OpenAI does
     store_capacity: int = 10_000            # stored completions kept, oldest dropped first
     faults: tuple[str, ...] = ()            # catalogue entries to inject (chatconform.reference.faults)
     variations: tuple[str, ...] = ()        # legal variations to show, from the same catalogue

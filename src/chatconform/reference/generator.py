@@ -34,6 +34,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatconform.reference.errors import APIError
 from chatconform.reference.instances import instance_for
 from chatconform.reference.tokens import (
     VOCABULARY,
@@ -101,6 +102,16 @@ def message_text(message: dict) -> str:
 
 def prompt_tokens(messages: list[dict]) -> int:
     return max(1, sum(count_words(message_text(m)) for m in messages))
+
+
+def check_context(request: dict, context_tokens: int) -> None:
+    """A conversation longer than the context window is refused, never silently truncated (OpenAI:
+    400 context_length_exceeded, param messages)."""
+    used = prompt_tokens(request["messages"])
+    if used > context_tokens:
+        raise APIError(400, f"This model's maximum context length is {context_tokens} tokens. However, your "
+                            f"messages resulted in {used} tokens. Please reduce the length of the messages.",
+                       param="messages", code="context_length_exceeded")
 
 
 def _digest(*parts: Any) -> bytes:
