@@ -414,11 +414,21 @@ class Client:
                 waits.append(wait)
                 time.sleep(wait)
         finally:
-            if billable:
-                with self._lock:
-                    self._billed_pending -= 1
+            self.release(billable)
         self.account(exchange, billable=billable)
         return exchange
+
+    def release(self, billable: bool) -> None:
+        """End the budget reservation refusal() made for a billable request (sent or failed)."""
+        if billable:
+            with self._lock:
+                self._billed_pending -= 1
+
+    def is_billable(self, method: str, path: str, body: Any) -> bool:
+        """Whether a request with the run's key is one a conforming target bills (for clients of the
+        run other than this one, such as the SDK suite's transport)."""
+        limited = self.settings.max_billed is not None or self.settings.max_tokens is not None
+        return method == "POST" and path.split("?")[0].endswith(COMPLETIONS) and (not limited or self._billable(body))
 
     def refusal(self, billable: bool = False) -> tuple[str, str] | None:
         """Why a request must not be sent now, as (problem_kind, problem), or None to send it.

@@ -117,16 +117,10 @@ class _RecordedStream(httpx.SyncByteStream):
         exchange.elapsed = time.monotonic() - self.started
         if exchange.streamed and exchange.status is not None and 200 <= exchange.status < 300:
             exchange.events, exchange.stream_stats = parse_sse(exchange.body)
-            for chunk in exchange.chunks():
-                if isinstance(chunk, dict) and chunk.get("usage"):
-                    cc.cost.add_usage(chunk["usage"])
-        elif exchange.status is not None and 200 <= exchange.status < 300:
-            try:
-                payload = exchange.json()
-            except ValueError:
-                payload = None
-            if isinstance(payload, dict):
-                cc.cost.add_usage(payload.get("usage"))
+        # counted like the suite's own requests: cost, billed completions, the give-up streak
+        billable = self.transport.billable.pop(id(exchange), False)
+        cc.release(billable)
+        cc.account(exchange, billable=billable)
 
 
 class RecordingTransport(httpx.BaseTransport):
@@ -139,6 +133,7 @@ class RecordingTransport(httpx.BaseTransport):
         self.inner = inner or httpx.HTTPTransport()
         # the headers that carry the key in the target's auth style; replace the SDK's Authorization
         self.auth_headers = auth_headers
+        self.billable: dict[int, bool] = {}  # id(exchange) -> reserved against the budget until accounted
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         cc = self.chatconform
@@ -157,13 +152,19 @@ class RecordingTransport(httpx.BaseTransport):
                             request_headers=red.headers(request.headers.multi_items()),
                             request_body=red.bytes(body) if body else None, streamed=streamed)
         self.recorder.exchanges.append(exchange)
-        for observer in cc.observers:  # attached to the running test like any exchange of the suite
-            observer(exchange)
-        if cc.unanswered_in_a_row >= cc.settings.give_up_after:
-            exchange.problem_kind, exchange.attempts = "connection", 0
-            exchange.problem = (f"not sent: the previous {cc.unanswered_in_a_row} requests got no response at all, "
-                                "so the target is treated as unreachable")
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = None
+        billable = cc.is_billable(request.method, request.url.path, parsed)
+        refused = cc.refusal(billable)  # the run's budget, deadline and give-up rule hold here too
+        if refused is not None:
+            exchange.problem_kind, exchange.problem = refused
+            exchange.attempts = 0
+            for observer in cc.observers:  # attached to the running test like any exchange of the suite
+                observer(exchange)
             raise httpx.ConnectError(exchange.problem, request=request)
+        self.billable[id(exchange)] = billable
         waits: list[float] = []
         attempt = 0
         while True:
@@ -186,8 +187,6 @@ class RecordingTransport(httpx.BaseTransport):
                     time.sleep(wait)
                     continue
             break
-        cc.unanswered_in_a_row = 0
-        cc.cost.requests += attempt
         exchange.attempts, exchange.retry_waits = attempt, waits
         exchange.status = response.status_code
         exchange.headers = httpx.Headers(red.headers(response.headers.multi_items()))
@@ -197,9 +196,10 @@ class RecordingTransport(httpx.BaseTransport):
 
     def _unanswered(self, exchange: Exchange, attempts: int, kind: str, problem: str) -> None:
         cc = self.chatconform
-        cc.unanswered_in_a_row += 1
-        cc.cost.requests += attempts
         exchange.attempts, exchange.problem_kind, exchange.problem = attempts, kind, problem
+        billable = self.billable.pop(id(exchange), False)
+        cc.release(billable)
+        cc.account(exchange, billable=billable)
 
     def close(self) -> None:
         self.inner.close()
@@ -271,6 +271,8 @@ def sdk_call(requirement: str, expected: str, recorder: Recorder, chatconform: C
         raise
     except Exception as exc:
         exchange = getattr(exc, "chatconform_exchange", None) or recorder.last
+        if exchange is not None and exchange.problem_kind == "budget":
+            raise NotJudged(requirement, str(exchange.problem), exchange) from exc
         if exchange is not None and (exchange.status is None or exchange.problem) and _transport_problem(exc):
             raise HarnessProblem(exchange, expected) from exc
         if exchange is not None:

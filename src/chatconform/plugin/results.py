@@ -17,7 +17,7 @@ from .markers import requirement_ids, test_id
 from .session import state
 
 RESULTS: pytest.StashKey[Results] = pytest.StashKey()
-COST_KEYS = ("requests", "prompt_tokens", "completion_tokens")
+COST_KEYS = ("requests", "prompt_tokens", "completion_tokens", "billed", "not_sent")
 TEST_ID = "chatconform-test-id"
 
 
