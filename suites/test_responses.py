@@ -3,8 +3,8 @@
 Every test here reuses one cached exchange (the ``completion`` fixture) unless it needs a
 request of its own (n, a token cap, a stop sequence). Those that need the model to produce
 something first send the deterministic baseline (temperature 0 and a seed) and change one
-parameter of it: the cap is set below what the baseline used, the stop sequence is a later word of
-the baseline's own reply. When the model does not oblige, the requirement is not judged.
+parameter of it: the cap is set below what the baseline used (payloads.cap_below), the stop
+sequence is a later word of the baseline's own reply (payloads.pick_stop_word). When the model does not oblige, the requirement is not judged.
 """
 
 import pytest
@@ -23,10 +23,14 @@ def baseline(client, target, shared):
 
 
 @pytest.fixture
-def capped(client, target, shared):
-    """The baseline with only the token cap changed, to fewer tokens than the echo needs."""
-    return shared("baseline.capped", lambda: client.chat(
-        payloads.baseline(target.model, max_completion_tokens=payloads.CAPPED_TOKENS)))
+def capped(client, target, shared, baseline):
+    """(the baseline with only the token cap changed, to fewer tokens than its reply took; the cap),
+    or (None, None) when no cap can cut the baseline's reply."""
+    cap = payloads.cap_below(responses.tokens_needed(baseline))
+    if cap is None:
+        return None, None
+    return shared(f"baseline.capped={cap}", lambda: client.chat(
+        payloads.baseline(target.model, max_completion_tokens=cap))), cap
 
 
 @pytest.fixture
@@ -112,14 +116,24 @@ def test_single_choice_has_index_zero(completion):
     responses.choice_indices(completion)
 
 
+def _uncappable(requirement_id, baseline):
+    return NotJudged(requirement_id, f"no cap can cut the baseline reply: {baseline.excerpt(200)}", baseline)
+
+
 @requirement("response.finish-reason-length")
 def test_token_cap_gives_finish_reason_length(capped, baseline):
-    responses.finish_reason_length(capped, baseline, payloads.CAPPED_TOKENS)
+    exchange, cap = capped
+    if exchange is None:
+        raise _uncappable("response.finish-reason-length", baseline)
+    responses.finish_reason_length(exchange, baseline, cap)
 
 
 @requirement("response.max-tokens-respected")
-def test_token_cap_bounds_completion_tokens(capped):
-    responses.max_tokens_respected(capped, payloads.CAPPED_TOKENS)
+def test_token_cap_bounds_completion_tokens(capped, baseline):
+    exchange, cap = capped
+    if exchange is None:
+        raise _uncappable("response.max-tokens-respected", baseline)
+    responses.max_tokens_respected(exchange, cap, baseline)
 
 
 @requirement("response.stop-excluded")

@@ -93,3 +93,22 @@ def test_wrong_stop_and_cap_handling_still_fails():
     run = run_suite(SUITE, against=reference_proxy(body=_stop_ignored_and_cut_called_stop))
     run.assert_fails({"response.stop-excluded", "response.finish-reason-length"})
     assert run.verdict_of("response.finish-reason-stop") == "not_judged", run.summary()
+
+
+def _terse_model(body):
+    """A tiny model at temperature 0: two tokens, then the end token."""
+    for message in body.get("messages") or []:
+        if message.get("role") == "user":
+            message["content"] = "Repeat exactly: fast small"
+    return body
+
+
+def test_a_terse_model_gets_a_cap_below_its_own_reply():
+    # a cap of 2 would prove nothing against a two-token reply: the suite caps it at 1
+    honoured = run_suite(SUITE, against=_rewriting(reference_proxy(), _terse_model))
+    honoured.assert_clean()
+    for rid in ("response.finish-reason-length", "response.max-tokens-respected"):
+        assert honoured.verdict_of(rid) == "pass", (rid, honoured.summary())
+    ignored = run_suite(SUITE, against=_rewriting(reference_proxy(), lambda b: _without_caps(_terse_model(b))))
+    ignored.assert_fails({"response.max-tokens-respected"})
+    assert ignored.verdict_of("response.finish-reason-length") == "not_judged", ignored.summary()

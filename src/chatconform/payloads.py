@@ -49,6 +49,15 @@ def baseline(model: str, **overrides: Any) -> dict[str, Any]:
     return minimal(model, **{**DETERMINISTIC, **overrides})
 
 
+def cap_below(needed: int | None) -> int | None:
+    """A token cap that must cut a reply of ``needed`` tokens: CAPPED_TOKENS, or fewer for a model
+    whose baseline is shorter (a tiny model at temperature 0 may say two tokens and stop); None when
+    no cap can cut it (a reply of one token, or no baseline)."""
+    if needed is None or needed < 2:
+        return None
+    return min(CAPPED_TOKENS, needed - 1)
+
+
 def baseline_streamed(model: str, include_usage: bool | None = None, **overrides: Any) -> dict[str, Any]:
     return streamed(model, include_usage, **{**DETERMINISTIC, **overrides})
 

@@ -173,19 +173,38 @@ def cap_ignored(exchange: Exchange, cap: int, baseline_content: str | None, requ
     return None
 
 
+def tokens_needed(baseline: Exchange) -> int | None:
+    """How many completion tokens the baseline's reply took (its usage, else its word count), or
+    None without a usable single-choice baseline."""
+    try:
+        body = baseline.json()
+        found = body["choices"]
+        if not (200 <= (baseline.status or 0) < 300 and isinstance(found, list) and len(found) == 1):
+            return None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    needed = _completion_tokens(body)
+    return needed if needed is not None else _words(content(found[0]) if isinstance(found[0], dict) else "")
+
+
+def _needed(baseline: Exchange, requirement: str, cap: int) -> int:
+    """The baseline's token count, or NotJudged when a cap of ``cap`` would not cut its reply."""
+    _baseline_reply(baseline, requirement)
+    needed = tokens_needed(baseline) or 0
+    if needed <= cap:
+        raise NotJudged(requirement, f"the baseline reply needs only {needed} tokens, within the cap of {cap}",
+                        baseline)
+    return needed
+
+
 @check("response.finish-reason-length")
 def finish_reason_length(exchange: Exchange, baseline: Exchange, cap: int) -> None:
     """For the baseline request with only the token cap changed (``cap`` below what the baseline
     used): the reply is cut, so finish_reason is "length". Not judged when the baseline fits under
     the cap, or when the cap was ignored (that is response.max-tokens-respected's failure)."""
     requirement = "response.finish-reason-length"
-    base_body, base_choice = _baseline_reply(baseline, requirement)
-    needed = _completion_tokens(base_body)
-    if needed is None:
-        needed = _words(content(base_choice))
-    if needed <= cap:
-        raise NotJudged(requirement, f"the baseline reply needs only {needed} tokens, within the cap of {cap}",
-                        baseline)
+    _, base_choice = _baseline_reply(baseline, requirement)
+    needed = _needed(baseline, requirement, cap)
     ignored = cap_ignored(exchange, cap, content(base_choice), requirement)
     if ignored:
         raise NotJudged(requirement, f"the reply was not cut ({ignored}): the cap was ignored, which is "
@@ -198,18 +217,23 @@ def finish_reason_length(exchange: Exchange, baseline: Exchange, cap: int) -> No
 
 
 @check("response.max-tokens-respected")
-def max_tokens_respected(exchange: Exchange, limit: int) -> None:
+def max_tokens_respected(exchange: Exchange, limit: int, baseline: Exchange | None = None) -> None:
+    """No more completion tokens than the cap. With the baseline (the same request uncapped), not
+    judged when the baseline itself fits under the cap: a reply that stops by itself proves nothing."""
     requirement = "response.max-tokens-respected"
     body = completion_body(exchange, requirement)
     used = _completion_tokens(body)
+    if used is not None and used > limit:
+        raise ConformanceFailure(requirement, f"usage.completion_tokens <= {limit}", used, exchange)
     if used is None:
         words = max((_words(content(c)) for c in choices(exchange, requirement)), default=0)
         if words > limit:  # each word is at least one token
             raise ConformanceFailure(requirement, f"at most {limit} completion tokens",
                                      f"{words} words (and no usage.completion_tokens)", exchange)
+    if baseline is not None:
+        _needed(baseline, requirement, limit)
+    if used is None:
         raise NotJudged(requirement, "no usage.completion_tokens to compare with the cap", exchange)
-    if used > limit:
-        raise ConformanceFailure(requirement, f"usage.completion_tokens <= {limit}", used, exchange)
 
 
 def stop_request_word(exchange: Exchange) -> str | None:
