@@ -246,6 +246,33 @@ def _run_catalogue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_probe(subparsers: argparse._SubParsersAction) -> None:
+    probe = subparsers.add_parser(
+        "probe", help="measure a new vendor in at most 12 requests (3 billed) and draft its profile",
+        description="Send a handful of cheap requests (GET /models with each auth style, the minimal completion, "
+                    "the same streamed with usage, one unknown stored id: at most 12 requests, at most 3 billed "
+                    "completions of 16 tokens) and write a profile draft: the path and auth style that work, the "
+                    "capabilities seen, the vendor fields seen. Complete it from the vendor's documents, save it "
+                    "as specs/profiles/NAME.yaml and run the suite with --profile NAME.")
+    probe.add_argument("--base-url", required=True, help="the endpoint, as for the suite (a bare host tries each layout the profiles know)")
+    probe.add_argument("--model", required=True, help="a model id to request")
+    probe.add_argument("--api-key", default=None, help="the key (default: $OPENAI_API_KEY); never written anywhere")
+    probe.add_argument("--name", default="draft", help="the profile's name (default: draft)")
+    probe.add_argument("--output", default="-", metavar="PATH", help="where to write the draft ('-': stdout)")
+    probe.set_defaults(handler=_run_probe)
+
+
+def _run_probe(args: argparse.Namespace) -> int:
+    import os
+
+    from chatconform.probe import probe
+
+    text, found = probe(args.base_url, args.api_key or os.environ.get("OPENAI_API_KEY"), args.model, args.name)
+    _write(text, args.output)
+    print(f"chatconform probe: {found.requests} requests, {found.billed} billed completions", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from chatconform import __version__
 
@@ -257,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report(subparsers)
     _add_selfcheck(subparsers)
     _add_catalogue(subparsers)
+    _add_probe(subparsers)
     return parser
 
 
