@@ -184,3 +184,12 @@ def test_empty_choices_only_on_the_usage_chunk(stream):
 def test_invalid_streaming_request_gets_an_http_error(client, target, shared):
     exchange = shared("stream-invalid", lambda: client.chat(payloads.streamed(target.model, temperature=3)))
     streaming.invalid_request_http_error(exchange)
+
+
+@requirement("stream.in-band-error-recognisable")
+def test_an_error_inside_a_stream_is_recognisable(client, target, shared):
+    """Judged where a server reports an error inside a 200 stream (llama.cpp, TGI and OpenRouter do,
+    for a request they cannot serve); a server that refuses it with an HTTP error gives nothing to
+    judge here (that is stream.invalid-request-http-error's verdict)."""
+    exchange = shared("stream-invalid", lambda: client.chat(payloads.streamed(target.model, temperature=3)))
+    streaming.in_band_error_recognisable(exchange)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import email.utils
 import json as jsonlib
-import shlex
 import threading
 import time
 import uuid
@@ -33,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from . import __version__
+from . import __version__, shell
 from .redaction import Redactor
 from .sse import Event, SSEParser, StreamStats
 
@@ -178,19 +177,18 @@ class Exchange:
 
     # -- how to reproduce it -------------------------------------------------------------
     def curl(self) -> str:
-        parts = ["curl", "-sS", "-X", self.method, shlex.quote(self.url)]
+        """A runnable reproduction: no raw control byte in it (chatconform.shell), and the key only
+        as the variable the reader exports."""
+        parts = ["curl", "-sS", "-X", self.method, shell.quote(self.url)]
         if self.streamed:
             parts.insert(1, "-N")
         for name, value in self.request_headers:
             if name.lower() in ("content-length", "host", "accept-encoding", "connection"):
                 continue
-            if "***" in value:
-                # runnable once the reader exports the key; the key itself is never written down
-                parts += ["-H", f'"{name}: {value.replace("***", KEY_PLACEHOLDER)}"']
-            else:
-                parts += ["-H", shlex.quote(f"{name}: {value}")]
+            # runnable once the reader exports the key; the key itself is never written down
+            parts += ["-H", shell.quote(f"{name}: {value.replace('***', KEY_PLACEHOLDER)}")]
         if self.request_body is not None:
-            parts += ["--data-raw", shlex.quote(self.request_body.decode("utf-8", "replace"))]
+            parts += ["--data-raw", shell.quote(self.request_body.decode("utf-8", "replace"))]
         return " ".join(parts)
 
     def transcript(self) -> str:

@@ -69,8 +69,8 @@ def created_unix_seconds(exchange: Exchange) -> None:
 @check("response.usage-total-consistent")
 def usage_total_consistent(exchange: Exchange) -> None:
     usage = completion_body(exchange, "response.usage-total-consistent").get("usage")
-    if usage is None:
-        return  # usage is optional in the spec; its presence is not this requirement
+    if usage is None:  # usage is optional in the spec; its presence is response.usage-present's
+        raise NotJudged("response.usage-total-consistent", "the completion reports no usage", exchange)
     try:
         ok = usage["prompt_tokens"] + usage["completion_tokens"] == usage["total_tokens"]
     except (KeyError, TypeError):

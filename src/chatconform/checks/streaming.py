@@ -326,10 +326,18 @@ def tool_call_deltas(exchange: Exchange, requirement: str) -> list[tuple[int, in
     return out
 
 
+def judged_tool_deltas(exchange: Exchange, requirement: str) -> list[tuple[int, int, dict[str, Any]]]:
+    """The tool-call deltas a check judges; a stream without any gives it nothing to judge."""
+    deltas = tool_call_deltas(exchange, requirement)
+    if not deltas:
+        raise NotJudged(requirement, "the stream carried no tool-call deltas", exchange)
+    return deltas
+
+
 @check("stream.tool-call-index")
 def tool_call_index(exchange: Exchange) -> None:
     seen_in_chunk: dict[tuple[int, Any], list[Any]] = defaultdict(list)
-    for n, choice, delta in tool_call_deltas(exchange, "stream.tool-call-index"):
+    for n, choice, delta in judged_tool_deltas(exchange, "stream.tool-call-index"):
         if not isinstance(delta.get("index"), int):
             raise ConformanceFailure("stream.tool-call-index", "an integer `index` on every tool-call delta",
                                      f"chunk #{n}, choice {choice}: {delta!r}", exchange)
@@ -344,7 +352,7 @@ def tool_call_index(exchange: Exchange) -> None:
 @check("stream.tool-call-first-delta-fields")
 def tool_call_first_delta(exchange: Exchange) -> None:
     seen: set[tuple[Any, Any]] = set()
-    for n, choice, delta in tool_call_deltas(exchange, "stream.tool-call-first-delta-fields"):
+    for n, choice, delta in judged_tool_deltas(exchange, "stream.tool-call-first-delta-fields"):
         key = (choice, delta.get("index"))
         if key in seen:
             continue
@@ -374,10 +382,7 @@ def tool_call_id_name_once(exchange: Exchange) -> None:
     a repeated id or name becomes "call_1call_1" or "get_weatherget_weather". An empty name ("")
     on later deltas concatenates to nothing and passes."""
     requirement = "stream.tool-call-id-name-once"
-    deltas = tool_call_deltas(exchange, requirement)
-    if not deltas:
-        raise NotJudged(requirement, "the stream carried no tool-call deltas (see stream.tool-calls-streamed)",
-                        exchange)
+    deltas = judged_tool_deltas(exchange, requirement)
     seen: set[tuple[Any, Any]] = set()
     for n, choice, delta in deltas:
         key = (choice, delta.get("index"))
@@ -395,7 +400,7 @@ def tool_call_id_name_once(exchange: Exchange) -> None:
 @check("stream.tool-call-arguments-json")
 def tool_call_arguments(exchange: Exchange) -> None:
     requirement = "stream.tool-call-arguments-json"
-    for n, choice, delta in tool_call_deltas(exchange, requirement):
+    for n, choice, delta in judged_tool_deltas(exchange, requirement):
         args = (delta.get("function") or {}).get("arguments")
         if args is not None and not isinstance(args, str):
             raise ConformanceFailure(requirement, "function.arguments fragments as strings",
@@ -427,7 +432,10 @@ def in_band_errors(exchange: Exchange) -> list[Any]:
 def in_band_error_recognisable(exchange: Exchange) -> None:
     """An error sent after the stream started must carry the error envelope, so clients can tell."""
     require_response(exchange)
-    for value in in_band_errors(exchange):
+    found = in_band_errors(exchange)
+    if not found:
+        raise NotJudged("stream.in-band-error-recognisable", "no error was sent inside the stream", exchange)
+    for value in found:
         error = value.get("error") if isinstance(value, dict) else None
         if not (isinstance(error, dict) and isinstance(error.get("message"), str)):
             raise ConformanceFailure("stream.in-band-error-recognisable",

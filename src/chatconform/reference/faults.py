@@ -126,7 +126,8 @@ def _unterminated(items: list, ctx: Context) -> list:
 
 
 @fault("in-band-validation-error", "A streaming request that fails validation gets 200 and an error event "
-       "instead of a 4xx.", [STREAMING, ERRORS], ["stream.invalid-request-http-error", "error.status-400-invalid"],
+       "instead of a 4xx, shaped as TGI does (error a string).", [STREAMING, ERRORS],
+       ["stream.invalid-request-http-error", "error.status-400-invalid", "stream.in-band-error-recognisable"],
        cite="ST-03", hook="in_band_error")
 def _in_band_validation(error: APIError, body: Any) -> list | None:
     if isinstance(body, dict) and body.get("stream") is True and error.status == 400:
