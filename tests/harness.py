@@ -97,6 +97,8 @@ def run_suite(*selection: str, base_url: str | None = None, against: Any = None,
             cmd.append("--no-preflight")
         if base_url:
             cmd += [f"--base-url={base_url}", f"--api-key={API_KEY}", f"--model={model}"]
+            # a fake on loopback bills nothing: no budget, unless a test sets one (later flags win)
+            cmd[cmd.index("-q") + 1:cmd.index("-q") + 1] = ["--max-requests=0", "--max-billed=0", "--max-tokens=0"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCONFORM_", "PYTEST_"))}
         # as the README advises for reproducible property tests (see chatconform.fuzz.HASH_SEED_FIXED)
         env["PYTHONHASHSEED"] = "0"

@@ -98,7 +98,7 @@ def test_legal_refusals_and_ignored_parameters_are_accepted():
             return _refusal(400, "logit_bias is not supported by this server.", "logit_bias")
         return proxy(req)
 
-    run = run_suite(SUITE, against=handle)
+    run = run_suite(SUITE, against=handle, args=("-vv",))  # -v past the harness -q: every row, ordinary ones too
     run.assert_clean()
     assert run.unsupported() == {"logit_bias"}, run.summary()
     assert "per-parameter support:" in run.output, run.output[-3000:]

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from ..checks.stored import route_missing
-from ..error_cases import UNKNOWN_COMPLETION
 
 FACTS: pytest.StashKey[Facts] = pytest.StashKey()
 PROBED = ("store",)  # capabilities a profile may claim that the target must also show
+# never issued by anyone; fixed, so two runs with one seed send the same requests
+PROBE_ID = "chatcmpl-chatconform-capability-probe"
 
 
 class Facts:
@@ -36,7 +37,7 @@ class Facts:
         return self._absent[capability]
 
     def _probe_store(self) -> str | None:
-        exchange = self.client.request("GET", f"/chat/completions/{UNKNOWN_COMPLETION}")
+        exchange = self.client.request("GET", f"/chat/completions/{PROBE_ID}")
         self.exchanges.append(exchange)
         if exchange.status is not None and route_missing(exchange):
             return f"the stored-completion routes are not served (GET /chat/completions/{{id}}: {exchange.excerpt(120)})"
