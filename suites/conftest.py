@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from chatconform import error_cases, payloads
+from chatconform import payloads
+from chatconform.payloads import errors as error_cases
 from chatconform.client import Client, Exchange
 from chatconform.plugin.concurrency import prefetchable
 from chatconform.target import Target

@@ -2,7 +2,7 @@
 missing, wrong or malformed keys get 401.
 
 The rejected requests are error cases shared with the errors and headers suites
-(``chatconform.error_cases``), which judge their envelope and headers.
+(``chatconform.payloads.errors``), which judge their envelope and headers.
 """
 
 import pytest

@@ -1,6 +1,6 @@
 """Errors: each documented status, and the JSON envelope on every error.
 
-The requests are the error cases of ``chatconform.error_cases``, each sent once per session and
+The requests are the error cases of ``chatconform.payloads.errors``, each sent once per session and
 shared with the headers and auth suites: a status test judges the status a case must get, and
 the envelope tests run over every case. 403 and 429 are provoked only with a key the user
 supplies for the purpose (--restricted-api-key, --rate-limit-probe); otherwise unsupported.
@@ -8,7 +8,7 @@ supplies for the purpose (--restricted-api-key, --rate-limit-probe); otherwise u
 
 import pytest
 
-from chatconform import error_cases
+from chatconform.payloads import errors as error_cases
 from chatconform.checks import errors
 
 requirement = pytest.mark.requirement

@@ -2,13 +2,13 @@
 Retry-After on 429.
 
 Successful responses are the shared ``completion`` and ``stream`` exchanges; error responses are
-the error cases the errors suite also judges (``chatconform.error_cases``), so nothing here costs
+the error cases the errors suite also judges (``chatconform.payloads.errors``), so nothing here costs
 a request of its own.
 """
 
 import pytest
 
-from chatconform import error_cases
+from chatconform.payloads import errors as error_cases
 from chatconform.checks import headers
 
 requirement = pytest.mark.requirement

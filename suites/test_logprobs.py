@@ -2,7 +2,7 @@
 
 import pytest
 
-from chatconform import feature_payloads as fp
+from chatconform.payloads import features as fp
 from chatconform.checks import logprobs
 from chatconform.checks.capabilities import unsupported_if_rejected
 

@@ -15,7 +15,8 @@ from chatconform import payloads
 from chatconform.checks import errors, parameters
 from chatconform.checks.capabilities import unsupported_if_rejected
 from chatconform.checks.common import judged, require_success
-from chatconform.checks.parameters import Case, is_success, make_case, verdict
+from chatconform.checks.parameters import is_success, verdict
+from chatconform.payloads.parameters import Case, make_case
 from chatconform.failures import Unsupported
 
 requirement = pytest.mark.requirement

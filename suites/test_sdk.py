@@ -19,7 +19,7 @@ import pytest
 openai = pytest.importorskip("openai")
 pydantic = pytest.importorskip("pydantic")
 
-from chatconform import feature_payloads as fp  # noqa: E402
+from chatconform.payloads import features as fp  # noqa: E402
 from chatconform import payloads  # noqa: E402
 from chatconform.checks import sdk as checks  # noqa: E402
 from chatconform.checks.sdk import Recorder, outcome_of, result_of, sdk_call  # noqa: E402

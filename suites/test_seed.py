@@ -12,7 +12,7 @@ must make every generated token that token, whatever its text.
 
 import pytest
 
-from chatconform import feature_payloads as fp
+from chatconform.payloads import features as fp
 from chatconform.checks import sampling
 from chatconform.checks.capabilities import unsupported_if_rejected
 

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from chatconform import feature_payloads as fp
+from chatconform.payloads import features as fp
 from chatconform.checks import stored
 from chatconform.checks.capabilities import unsupported_if_rejected
 from chatconform.checks.responses import completion_body

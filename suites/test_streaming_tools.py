@@ -5,7 +5,7 @@ One streamed request with tool_choice "required" serves every test here.
 
 import pytest
 
-from chatconform import feature_payloads as fp
+from chatconform.payloads import features as fp
 from chatconform.checks import streaming, tools
 from chatconform.checks.capabilities import unsupported_if_rejected
 

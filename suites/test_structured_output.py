@@ -8,7 +8,7 @@ only by structured.format-answered-or-refused (a 4xx naming response_format: uns
 
 import pytest
 
-from chatconform import feature_payloads as fp
+from chatconform.payloads import features as fp
 from chatconform.checks import structured
 from chatconform.checks.capabilities import unsupported_if_rejected
 

@@ -6,7 +6,7 @@ tool". One exchange per tool_choice form is shared by every test that judges it.
 
 import pytest
 
-from chatconform import feature_payloads as fp
+from chatconform.payloads import features as fp
 from chatconform.checks import tools
 from chatconform.checks.capabilities import unsupported_if_rejected
 from chatconform.failures import Unsupported

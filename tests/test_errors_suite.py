@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 
-from chatconform.error_cases import TRUNCATED_JSON
+from chatconform.payloads.errors import TRUNCATED_JSON
 from chatconform.reference.config import ServerConfig
 from tests.fakes import FakeServer, Reply, Request, reference_proxy
 from tests.harness import API_KEY, SuiteRun, run_suite
@@ -72,7 +72,7 @@ def with_body(reply: Reply, payload: object, status: int | None = None,
 
 
 def case_of(req: Request) -> str | None:
-    """Which error case of chatconform.error_cases a request is (None: an ordinary request)."""
+    """Which error case of chatconform.payloads.errors a request is (None: an ordinary request)."""
     if req.body == TRUNCATED_JSON:
         return "invalid-json"
     body = req.json()

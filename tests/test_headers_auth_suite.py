@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 
-from chatconform.error_cases import UNKNOWN_MODEL, UNKNOWN_PATH
+from chatconform.payloads.errors import UNKNOWN_MODEL, UNKNOWN_PATH
 from chatconform.reference.app import create_app
 from chatconform.reference.config import ServerConfig
 from tests.fakes import Reply, Request

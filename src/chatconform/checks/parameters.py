@@ -8,8 +8,6 @@ is a server that clamps or ignores an out-of-range value), then 5xx, then a stat
 
 from __future__ import annotations
 
-import copy
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,52 +18,6 @@ from . import check
 from .common import require_response
 from .errors import param_names
 
-# Cases only ask "accepted or refused?", so the answer itself is kept a few tokens long.
-CASE_TOKENS = 4
-
-
-@dataclass(frozen=True)
-class Case:
-    """One parameter set to one value in an otherwise minimal request."""
-
-    parameter: str  # the support-table row
-    label: str  # the value as the table and the test id show it
-    overrides: dict[str, Any]  # keys to set on payloads.minimal; the value ... removes the key
-    requirement: str  # the one requirement a wrong verdict fails
-    capability: str | None = None
-    names: tuple[str, ...] = ()  # what error.param may be; defaults to the parameter
-    accepted_verdict: str = "accepted invalid value!"  # the table entry when a refusal was expected
-
-    @property
-    def id(self) -> str:
-        return f"{self.parameter}={self.label}"
-
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        return self.names or (self.parameter,)
-
-    def body(self, model: str) -> dict[str, Any]:
-        body = payloads.minimal(model, max_completion_tokens=CASE_TOKENS)
-        for key, value in self.overrides.items():
-            if value is ...:
-                body.pop(key, None)
-            else:
-                body[key] = copy.deepcopy(value)
-        return body
-
-
-def make_case(parameter: str, value: Any, requirement: str, *, label: str | None = None,
-              overrides: dict[str, Any] | None = None, also: dict[str, Any] | None = None,
-              capability: str | None = None, names: tuple[str, ...] = (),
-              accepted_verdict: str = "accepted invalid value!") -> Case:
-    """A case setting ``parameter`` to ``value`` (plus ``also``, for companions the value needs, such
-    as logprobs true beside top_logprobs), or applying ``overrides`` when the change is not a
-    plain top-level value (a message role, a removed key)."""
-    changes = dict(overrides) if overrides is not None else {parameter: value}
-    changes.update(also or {})
-    if label is None:
-        label = "missing" if value is ... else json.dumps(value, separators=(",", ":"))
-    return Case(parameter, label, changes, requirement, capability, names, accepted_verdict)
 
 
 def error_param(exchange: Exchange) -> Any:

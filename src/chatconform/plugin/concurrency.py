@@ -234,7 +234,7 @@ class Prefetcher:
                 make = PREFETCHABLE[key.removeprefix("fixture:")]
                 memo.prefetch(key, _bind(make, client, target, session), self.threads)
             else:
-                from .. import error_cases
+                from ..payloads import errors as error_cases
 
                 name = key.removeprefix("error-case:")
                 if name not in error_cases.CASES:

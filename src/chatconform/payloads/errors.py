@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from . import payloads
-from .client import Auth, Client, Exchange
-from .failures import Unsupported
-from .target import Target
+from .. import payloads
+from ..client import Auth, Client, Exchange
+from ..failures import Unsupported
+from ..target import Target
 
 BURST = 10  # most requests a rate-limit probe sends; the probe key's limit must be below this per minute
 _SUFFIX = secrets.token_hex(4)  # per process: names that cannot exist on the target

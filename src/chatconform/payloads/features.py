@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .payloads import ECHO_PROMPT, minimal
+from . import ECHO_PROMPT, minimal
 
 # -- tools ------------------------------------------------------------------------------------
 CITY_PARAMETERS: dict[str, Any] = {
