@@ -248,16 +248,22 @@ def _plain_contents(non_streamed: Exchange) -> dict[int, str] | None:
         return None
 
 
+def _comparable(non_streamed: Exchange, requirement: str) -> dict[int, str]:
+    """The non-streamed reply's contents by choice, or not judged when there is none to compare with."""
+    ok = non_streamed.status is not None and 200 <= non_streamed.status < 300
+    plain = _plain_contents(non_streamed) if ok else None
+    if plain is None:
+        raise NotJudged(requirement, f"no usable non-streamed response to compare with: {non_streamed.excerpt(200)}",
+                        non_streamed)
+    return plain
+
+
 @check("stream.matches-non-streamed")
 def matches_non_streamed(exchange: Exchange, non_streamed: Exchange) -> None:
     """For the same deterministic request (temperature 0 and a seed) sent both ways."""
     requirement = "stream.matches-non-streamed"
     streamed = content_by_choice(exchange, requirement)
-    plain = _plain_contents(non_streamed) if non_streamed.status is not None and 200 <= non_streamed.status < 300 \
-        else None
-    if plain is None:
-        raise NotJudged(requirement, f"no usable non-streamed response to compare with: {non_streamed.excerpt(200)}",
-                        non_streamed)
+    plain = _comparable(non_streamed, requirement)
     if streamed != plain:
         raise ConformanceFailure(requirement, f"streamed deltas concatenate to the non-streamed content {plain!r}",
                                  streamed, exchange)
@@ -273,11 +279,7 @@ def usage_matches_non_streamed(exchange: Exchange, non_streamed: Exchange) -> No
     differently."""
     requirement = "stream.usage-matches-non-streamed"
     streamed = content_by_choice(exchange, requirement)
-    plain = _plain_contents(non_streamed) if non_streamed.status is not None and 200 <= non_streamed.status < 300 \
-        else None
-    if plain is None:
-        raise NotJudged(requirement, f"no usable non-streamed response to compare with: {non_streamed.excerpt(200)}",
-                        non_streamed)
+    plain = _comparable(non_streamed, requirement)
     if streamed != plain:
         raise NotJudged(requirement, f"the replies differ ({streamed!r} streamed, {plain!r} not), so may their "
                                      "token counts", exchange)
