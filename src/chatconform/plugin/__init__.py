@@ -28,6 +28,7 @@ pytest_plugins = [
     "chatconform.plugin.session",
     "chatconform.plugin.budget",
     "chatconform.plugin.concurrency",
+    "chatconform.plugin.worker_share",
     "chatconform.plugin.preflight",
     "chatconform.plugin.grading",
     "chatconform.plugin.results",

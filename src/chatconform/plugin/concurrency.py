@@ -10,12 +10,12 @@ a task is made at most once, and only for a test that is going to run (selected,
 capabilities declared, its requirements applicable). The client bounds what is on the wire
 (``max_in_flight``) and sends a streamed request alone (see chatconform.client).
 
-**Across xdist workers.** Each worker keeps its own memo, so two workers running tests that
-share an exchange would each send it. With ``-n`` the default distribution becomes
-``loadgroup``, and every test is put in the group of the shared exchanges it uses (tests joined
-through any shared fixture, shared memo of a module or the error cases end up in one group):
-each shared exchange lives on one worker. Tests that share nothing (the property tests) are
-spread freely. An explicit ``--dist`` other than ``load`` is left alone.
+**Across xdist workers.** Each worker keeps its own memo; the memos meet on disk
+(chatconform.plugin.worker_share): the first worker to need a shared exchange sends it, the
+others read it. With ``-n`` the default distribution also becomes ``loadgroup``, and every test
+is put in the group of the shared exchanges it uses (tests joined through any shared fixture,
+shared memo of a module or the error cases end up in one group), so most waiting is avoided.
+An explicit ``--dist`` other than ``load`` is left alone.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from . import budget
+from .worker_share import share_for
 
 # fixture name -> make(client, target): the session exchanges suites/conftest.py declares
 PREFETCHABLE: dict[str, Callable[[Any, Any, Any], Any]] = {}
@@ -63,7 +64,8 @@ def prefetchable(make: Callable[..., Any]) -> Any:
 
 
 class _Task:
-    def __init__(self, make: Callable[[], Any]) -> None:
+    def __init__(self, key: str, make: Callable[[], Any]) -> None:
+        self.key = key
         self.make = make
         self.started = False
         self.finished = threading.Event()
@@ -82,6 +84,8 @@ class Memo:
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
+        # under xdist: the other workers' copy of each shared exchange (chatconform.plugin.worker_share)
+        self.share = share_for(session.config)
 
     # -- the memo -----------------------------------------------------------------------------------
     def get(self, key: str, make: Callable[[], Any]) -> Any:
@@ -109,7 +113,7 @@ class Memo:
         with self._lock:
             task = self._tasks.get(key)
             if task is None:
-                task = self._tasks[key] = _Task(make)
+                task = self._tasks[key] = _Task(key, make)
             if task.started:
                 return task, False
             task.started = True
@@ -119,12 +123,20 @@ class Memo:
         previous = getattr(self._local, "capture", None)
         self._local.capture = task.exchanges if capture else None
         try:
-            task.value = task.make()
+            share = self.share if self._remote() else None
+            task.value = share.get(task.key, task.make) if share is not None else task.make()
         except BaseException as exc:  # noqa: BLE001 - Unsupported, skip, anything: every consumer sees it
             task.error = exc
         finally:
             self._local.capture = previous
             task.finished.set()
+
+    def _remote(self) -> bool:
+        """Exchanges are shared across workers only against one remote target: each worker's
+        embedded server is its own (a completion stored on one is unknown to the other), and its
+        requests cost nothing."""
+        target = getattr(self.session, "resolved_target", None)
+        return target is not None and not target.embedded
 
     def capture(self) -> list[Any] | None:
         """Where an exchange sent on this thread belongs: a pool task's list, or None (the test's)."""
@@ -135,7 +147,7 @@ class Memo:
         with self._lock:
             if key in self._tasks:
                 return
-            self._tasks[key] = _Task(make)
+            self._tasks[key] = _Task(key, make)
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="chatconform-prefetch")
         self._pool.submit(self._prefetched, key)

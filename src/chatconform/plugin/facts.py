@@ -23,8 +23,9 @@ PROBE_ID = "chatcmpl-chatconform-capability-probe"
 
 
 class Facts:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, memo: Any = None) -> None:
         self.client = client
+        self.memo = memo  # the session memo: under xdist one worker probes, the others read it
         self._absent: dict[str, str | None] = {}
         self.exchanges: list[Any] = []
 
@@ -37,7 +38,8 @@ class Facts:
         return self._absent[capability]
 
     def _probe_store(self) -> str | None:
-        exchange = self.client.request("GET", f"/chat/completions/{PROBE_ID}")
+        send = lambda: self.client.request("GET", f"/chat/completions/{PROBE_ID}")  # noqa: E731
+        exchange = self.memo.get("capability:store", send) if self.memo is not None else send()
         self.exchanges.append(exchange)
         if exchange.status is not None and route_missing(exchange):
             return f"the stored-completion routes are not served (GET /chat/completions/{{id}}: {exchange.excerpt(120)})"
@@ -48,5 +50,6 @@ def facts(config: pytest.Config) -> Facts:
     if FACTS not in config.stash:
         from .session import state
 
-        config.stash[FACTS] = Facts(state(config).client())
+        session = state(config)
+        config.stash[FACTS] = Facts(session.client(), getattr(session, "memo", None))
     return config.stash[FACTS]
