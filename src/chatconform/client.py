@@ -350,11 +350,15 @@ class Client:
         params: Mapping[str, Any] | None = None,
         retry: bool = True,
         stream: bool | None = None,
+        cap_as_written: bool = False,
     ) -> Exchange:
-        """Send one request (retrying 429/503 when ``retry``); never raises for server behaviour."""
+        """Send one request (retrying 429/503 when ``retry``); never raises for server behaviour.
+
+        ``cap_as_written``: the request tests the token cap itself, so it goes out as written even
+        after the target was seen to ignore ``max_completion_tokens`` (no ``max_tokens`` added)."""
         note = None
         parsed = json_body if json_body is not None else _json_or_none(raw_body)
-        if self.cap_ignored and method == "POST" and path == COMPLETIONS:
+        if self.cap_ignored and method == "POST" and path == COMPLETIONS and not cap_as_written:
             adjusted, note = _with_max_tokens(parsed)
             if note is not None:
                 if json_body is not None:
