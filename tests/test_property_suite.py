@@ -110,3 +110,13 @@ def test_one_unanswered_generated_request_does_not_error_the_whole_property_test
     assert run.returncode == 0, run.summary()
     assert not run.requirements_with("error"), run.summary()
     assert "no usable response" in " ".join(run.notes().values()), run.notes()
+
+
+def test_each_operation_of_a_property_test_keeps_its_own_record():
+    """Issue 11, item 10: schemathesis gives the operations of one property test one node ID; the
+    run record and --results-json used to merge them into one entry."""
+    run = run_suite("suites/test_property_based.py", args=("--fuzz-examples=2", "-k", "invalid"))
+    assert run.returncode == 0, run.summary()
+    ids = [t.nodeid for t in run.tests]
+    assert len(ids) == len(set(ids)) >= 2, ids
+    assert all(i.endswith("]") for i in ids), ids  # ...[POST /chat/completions], [GET /chat/completions], ...

@@ -273,6 +273,11 @@ def sdk_call(requirement: str, expected: str, recorder: Recorder, chatconform: C
         exchange = getattr(exc, "chatconform_exchange", None) or recorder.last
         if exchange is not None and exchange.problem_kind == "budget":
             raise NotJudged(requirement, str(exchange.problem), exchange) from exc
+        if exchange is not None and (exchange.status or 0) >= 500:
+            # the server failed the request: nothing reached the SDK to parse; the raw suites
+            # judge the 5xx itself (structured.format-answered-or-refused, error.client-error-not-5xx)
+            raise NotJudged(requirement, f"HTTP {exchange.status}: the server answered no response to parse "
+                                         f"({exchange.excerpt(120)})", exchange) from exc
         if exchange is not None and (exchange.status is None or exchange.problem) and _transport_problem(exc):
             raise HarnessProblem(exchange, expected) from exc
         if exchange is not None:
@@ -429,9 +434,9 @@ def raw_request_id(raw: Any, recorder: Recorder, where: str, header: str = "x-re
     the ChatCompletion whose ``_request_id`` (the SDK reads x-request-id) is that value."""
     requirement = "sdk.raw-response-headers"
     value = (raw.headers.get(header) or "").strip()
-    if not value:
-        _fail(requirement, f"raw.headers[{header!r}]: a non-empty value", f"headers {dict(raw.headers)!r}",
-              recorder, where)
+    if not value:  # whether the header is sent at all is header.request-id's verdict, at its level
+        raise NotJudged(requirement, f"the response carries no {header} header (see header.request-id)",
+                        recorder.last)
     completion = raw.parse()
     if header.lower() != "x-request-id":
         return
