@@ -146,8 +146,9 @@ def _judged(tests):
 
 
 def test_verdict_rules():
-    """Per requirement, over its tests: one failure fails it; a block or an error is not made up for
-    by a pass elsewhere; a pass beats "nothing to judge here"; no citing test is "not run"."""
+    """Per requirement, over its tests: one failure fails it; an error is not made up for by a pass
+    elsewhere; a pass beats the tests that never reached it (blocked) and "nothing to judge here";
+    blocked everywhere stays blocked; no citing test is "not run"."""
     done, after, role, usage, ident, created, cut = (
         "stream.done-terminates", "stream.nothing-after-done", "stream.role-first", "stream.usage-consistent",
         "stream.single-id", "stream.single-created", "stream.finish-reason-last")
@@ -177,7 +178,8 @@ def test_verdict_rules():
     assert judged[after]["verdict"] == "blocked" and "stopped at " + done in judged[after]["reason"]
     assert judged[role]["verdict"] == "warning"
     assert judged[usage]["verdict"] == "error"
-    assert judged[ident]["verdict"] == "blocked"  # a pass elsewhere does not make up for it
+    assert judged[ident]["verdict"] == "pass"  # judged right where it was reached
+    assert judged[after]["verdict"] == "blocked"  # reached nowhere
     assert judged[created]["verdict"] == "not_judged"
     assert judged[cut]["verdict"] == "pass"  # judged and right where there was something to judge
     assert judged["stream.content-type"]["verdict"] == "not_run"

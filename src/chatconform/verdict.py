@@ -35,9 +35,11 @@ LABELS = {PASS: "pass", FAIL: "fail", WARNING: "warning", BLOCKED: "blocked", NO
 MARKS = {PASS: "✔", FAIL: "✖", WARNING: "!", BLOCKED: "⊘", NOT_JUDGED: "?", UNSUPPORTED: "-",
          INFORMATIONAL: "i", ERROR: "E", NOT_RUN: " "}
 # When several tests speak about one requirement, the requirement takes the first of these that
-# occurs: one violation fails it; an error or a block means it was not fully judged, which no pass
-# elsewhere makes up for; a pass beats "nothing to judge here"; an observation beats a missing capability.
-PRECEDENCE = (FAIL, ERROR, WARNING, BLOCKED, PASS, NOT_JUDGED, INFORMATIONAL, UNSUPPORTED, NOT_RUN)
+# occurs: one violation fails it; an error means the run could not judge it; a pass (judged right
+# wherever it was reached) beats the tests that never reached it: blocked ones (their earlier
+# failure is counted where it happened) and those with nothing to judge; an observation beats a
+# missing capability.
+PRECEDENCE = (FAIL, ERROR, WARNING, PASS, BLOCKED, NOT_JUDGED, INFORMATIONAL, UNSUPPORTED, NOT_RUN)
 # Outcomes that mean "not shown to be met" for a requirement that applies to the target.
 UNMET = (FAIL, ERROR, WARNING, BLOCKED, NOT_JUDGED)
 
