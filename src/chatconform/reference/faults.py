@@ -349,6 +349,41 @@ def _usage_total(payload: dict, ctx: Context) -> dict:
     return payload
 
 
+@fault("function-call-beside-tool-calls", "A message with tool_calls also carries the deprecated function_call "
+       "(a copy of its first call).", [TOOLS], ["tool.function-call-not-beside-tool-calls"], hook="completion")
+def _function_call_beside(payload: dict, ctx: Context) -> dict:
+    for choice in _choices(payload):
+        calls = choice["message"].get("tool_calls")
+        if calls:
+            choice["message"]["function_call"] = dict(calls[0]["function"])
+    return payload
+
+
+@fault("stream-usage-differs", "The usage chunk counts one completion token more than the same request answered "
+       "without streaming.", [STREAMING], ["stream.usage-matches-non-streamed"], hook="chunks")
+def _stream_usage_differs(items: list, ctx: Context) -> list:
+    for chunk in _chunks(items):
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            usage["completion_tokens"] += 1
+            usage["total_tokens"] += 1
+    return items
+
+
+@fault("tool-delta-repeats-id-name", "Every tool-call delta repeats its call's id and function name (the SDK's "
+       "stream helper concatenates them).", [STREAMING_TOOLS], ["stream.tool-call-id-name-once"], hook="chunks")
+def _tool_delta_repeats(items: list, ctx: Context) -> list:
+    first: dict[tuple, dict] = {}
+    for _, entry, delta in _tool_deltas(items):
+        key = (entry.get("index"), delta.get("index"))
+        if key not in first:
+            first[key] = delta
+            continue
+        delta["id"], delta["type"] = first[key].get("id"), "function"
+        delta.setdefault("function", {})["name"] = (first[key].get("function") or {}).get("name")
+    return items
+
+
 @fault("created-milliseconds", "`created` is in milliseconds.", [RESPONSES], ["response.created-unix-seconds"],
        cite="AD-02", hook="completion")
 def _created_ms(payload: dict, ctx: Context) -> dict:
