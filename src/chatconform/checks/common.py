@@ -41,6 +41,16 @@ def json_body(exchange: Exchange, requirement: str) -> Any:
         raise ConformanceFailure(requirement, "a JSON body", f"{exc}; {exchange.excerpt()}", exchange) from None
 
 
+def page_items(exchange: Exchange) -> list[Any]:
+    """The ``data`` items of a list envelope (models, stored completions), for the record and for
+    paging; never raises (the envelope itself is judged by its own check)."""
+    try:
+        data = exchange.json().get("data")
+    except (ValueError, AttributeError):
+        return []
+    return list(data) if isinstance(data, list) else []
+
+
 def success_object(exchange: Exchange, requirement: str) -> dict[str, Any]:
     """The JSON object body of a 2xx response, or a failure under ``requirement`` saying why not."""
     require_success(exchange, requirement)

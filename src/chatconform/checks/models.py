@@ -11,7 +11,7 @@ from typing import Any
 from ..client import Exchange
 from ..failures import ConformanceFailure
 from . import check
-from .common import success_object
+from .common import page_items, success_object
 from .errors import client_error_status, error_object
 from .schema import check_schema
 
@@ -21,11 +21,7 @@ MODEL_SCHEMA = "Model"
 
 def listed_ids(exchange: Exchange) -> list[str]:
     """The ids of a model list, for the record (never raises)."""
-    try:
-        data = exchange.json().get("data")
-    except (ValueError, AttributeError):
-        return []
-    return [m["id"] for m in data or [] if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    return [m["id"] for m in page_items(exchange) if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
 
 @check("models.list-envelope")

@@ -10,7 +10,7 @@ from typing import Any
 from ..client import Exchange
 from ..failures import ConformanceFailure
 from . import check
-from .common import success_object
+from .common import page_items, success_object
 from .errors import client_error_status, error_object
 from .schema import check_schema
 
@@ -130,11 +130,7 @@ DELETED_SCHEMA = "ChatCompletionDeleted"
 
 def listed_ids(exchange: Exchange) -> list[Any]:
     """The ids on a page of completions (never raises)."""
-    try:
-        data = exchange.json().get("data")
-    except (ValueError, AttributeError):
-        return []
-    return [c.get("id") if isinstance(c, dict) else c for c in data or []]
+    return [c.get("id") if isinstance(c, dict) else c for c in page_items(exchange)]
 
 
 @check("stored.list-envelope")
