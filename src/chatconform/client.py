@@ -382,9 +382,7 @@ class Client:
         if params:
             # merged with a query the URL already has (an api-version must survive)
             url = str(httpx.URL(url).copy_merge_params({k: v for k, v in params.items() if v is not None}))
-        limited = self.settings.max_billed is not None or self.settings.max_tokens is not None
-        billable = (method == "POST" and path == COMPLETIONS and chosen_auth == self.auth
-                    and (not limited or self._billable(parsed)))
+        billable = chosen_auth == self.auth and self.is_billable(method, path, parsed)
 
         refused = self.refusal(billable)
         if refused is not None:
@@ -427,8 +425,8 @@ class Client:
                 self._billed_pending -= 1
 
     def is_billable(self, method: str, path: str, body: Any) -> bool:
-        """Whether a request with the run's key is one a conforming target bills (for clients of the
-        run other than this one, such as the SDK suite's transport)."""
+        """Whether a request with the run's key is one a conforming target bills (asked for this
+        client's own requests, and by other clients of the run such as the SDK suite's transport)."""
         limited = self.settings.max_billed is not None or self.settings.max_tokens is not None
         return method == "POST" and path.split("?")[0].endswith(COMPLETIONS) and (not limited or self._billable(body))
 

@@ -180,15 +180,8 @@ class Sink:
             self.recorded.add(id(observation.error))
         self.observations.append(observation)
 
-    def seen(self, error: BaseException) -> bool:
-        return id(error) in self.recorded
-
 
 _SINK: ContextVar[Sink | None] = ContextVar("chatconform_verdict_sink", default=None)
-
-
-def current() -> Sink | None:
-    return _SINK.get()
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .. import verdict
+from ..client import Exchange
 from ..failures import ConformanceFailure, NotJudged
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,8 +34,6 @@ REGISTRY: dict[str, Check] = {}
 
 
 def _exchanges(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
-    from ..client import Exchange
-
     return [a for a in (*args, *kwargs.values()) if isinstance(a, Exchange)]
 
 

@@ -27,7 +27,6 @@ class Facts:
         self.client = client
         self.memo = memo  # the session memo: under xdist one worker probes, the others read it
         self._absent: dict[str, str | None] = {}
-        self.exchanges: list[Any] = []
 
     def absent(self, capability: str) -> str | None:
         """Why the target lacks ``capability`` although its profile claims it, or None."""
@@ -40,7 +39,6 @@ class Facts:
     def _probe_store(self) -> str | None:
         send = lambda: self.client.request("GET", f"/chat/completions/{PROBE_ID}")  # noqa: E731
         exchange = self.memo.get("capability:store", send) if self.memo is not None else send()
-        self.exchanges.append(exchange)
         if exchange.status is not None and route_missing(exchange):
             return f"the stored-completion routes are not served (GET /chat/completions/{{id}}: {exchange.excerpt(120)})"
         return None
