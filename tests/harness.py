@@ -91,14 +91,14 @@ def run_suite(*selection: str, base_url: str | None = None, against: Any = None,
             return run_suite(*selection, base_url=url, model=model, args=args, timeout=timeout, preflight=preflight)
     with tempfile.TemporaryDirectory() as tmp:
         results = Path(tmp) / "results.json"
+        # a fake on loopback bills nothing: no budget, unless a test sets one (its later flags win)
+        unbilled = ["--max-requests=0", "--max-billed=0", "--max-tokens=0"] if base_url else []
         cmd = [sys.executable, "-m", "pytest", *selection, "-p", "no:cacheprovider", "-q",
-               f"--results-json={results}", f"--reports-dir={tmp}", *args]
+               f"--results-json={results}", f"--reports-dir={tmp}", *unbilled, *args]
         if not preflight:
             cmd.append("--no-preflight")
         if base_url:
             cmd += [f"--base-url={base_url}", f"--api-key={API_KEY}", f"--model={model}"]
-            # a fake on loopback bills nothing: no budget, unless a test sets one (later flags win)
-            cmd[cmd.index("-q") + 1:cmd.index("-q") + 1] = ["--max-requests=0", "--max-billed=0", "--max-tokens=0"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHATCONFORM_", "PYTEST_"))}
         # as the README advises for reproducible property tests (see chatconform.fuzz.HASH_SEED_FIXED)
         env["PYTHONHASHSEED"] = "0"

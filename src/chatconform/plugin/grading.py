@@ -42,12 +42,8 @@ def graded_level(config: pytest.Config, requirement: str) -> str:
     """The requirement's level for this target: the catalogue's, unless the profile sets another
     (specs/profiles: e.g. header.request-id is MUST only where a document promises the header)."""
     base = catalogue()[requirement].level.value if requirement in catalogue() else "MUST"
-    target = state(config).resolved_target
-    levels = getattr(target.profile, "levels", None) if target is not None else None
-    entry = (levels or {}).get(requirement)
-    if isinstance(entry, dict):
-        entry = entry.get("level")
-    return str(entry) if entry else base
+    profile = state(config).profile
+    return str(profile.level(requirement, base)) if profile is not None else base
 
 
 def _fails_the_run(config: pytest.Config, level: str) -> bool:

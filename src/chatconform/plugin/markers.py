@@ -4,6 +4,8 @@ and made selectable, so ``-k stream.done-terminates`` (the ID a failure shows) o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
 from ..failures import NotApplicable, Unsupported
@@ -73,12 +75,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 raise Unsupported(cap, absent)
 
 
-def _profile_levels(item: pytest.Item) -> dict[str, str]:
-    from .session import configured_target, state
+def _profile_levels(item: pytest.Item) -> Mapping[str, str]:
+    from .session import state
 
-    target = state(item.config).resolved_target
-    try:
-        profile = (target or configured_target(item.config)).profile
-    except pytest.UsageError:
-        return {}
-    return dict(getattr(profile, "levels", {}) or {})
+    profile = state(item.config).profile
+    return profile.levels if profile is not None else {}

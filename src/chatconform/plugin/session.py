@@ -107,6 +107,7 @@ class Session:
         self.is_worker = hasattr(config, "workerinput")
         self.strict = options.strict(config)
         self._target: Target | None = None
+        self._profile: Any = None  # the configured profile, before the target is resolved
         self._client: Client | None = None
         self.server: Any = None
         self.current_exchanges: list[Exchange] | None = None
@@ -121,6 +122,19 @@ class Session:
     @property
     def resolved_target(self) -> Target | None:
         return self._target
+
+    @property
+    def profile(self) -> Any:
+        """The target's profile: the resolved target's, else the one the options name, read once
+        (no server is started for it); None when the options are unusable (reported elsewhere)."""
+        if self._target is not None:
+            return self._target.profile
+        if self._profile is None:
+            try:
+                self._profile = configured_target(self.config).profile
+            except pytest.UsageError:
+                return None
+        return self._profile
 
     def target(self) -> Target:
         if self._target is None:
