@@ -24,6 +24,9 @@ class LlamaCpp(Peer):
     default_model: str = "tiny-llama"
     ready_path: str = "/v1/models"
     ready_timeout: float = 60.0
+    # the server answers one request at a time and resets a connection that arrives meanwhile
+    # (seen in CI: "Connection reset by peer" on a prefetched completion): one request in flight
+    client_args: tuple[str, ...] = ("--concurrency=1",)
     install_env: dict[str, str] = field(default_factory=lambda: {
         "CMAKE_ARGS": "-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF",
         "CMAKE_BUILD_PARALLEL_LEVEL": os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", "2"),

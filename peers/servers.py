@@ -48,9 +48,11 @@ class Running:
     model: str
     log: Path
     pid: int
+    client_args: tuple[str, ...] = ()
 
     def suite_args(self) -> list[str]:
-        return [f"--base-url={self.base_url}", f"--api-key={self.api_key}", f"--model={self.model}"]
+        return [f"--base-url={self.base_url}", f"--api-key={self.api_key}", f"--model={self.model}",
+                *self.client_args]
 
 
 @dataclass
@@ -63,6 +65,8 @@ class Peer:
     default_model: str = ""
     ready_path: str = "/v1/models"
     ready_timeout: float = 120.0
+    # what this server needs from any client, passed to every suite run against it
+    client_args: tuple[str, ...] = ()
 
     # -- installation -------------------------------------------------------------------------
 
@@ -140,7 +144,8 @@ class Peer:
         try:
             base = f"http://127.0.0.1:{port}"
             wait_ready(proc, base + self.ready_path, api_key, self.ready_timeout, log)
-            yield Running(self.name, base + "/v1", api_key, model or self.default_model, log, proc.pid)
+            yield Running(self.name, base + "/v1", api_key, model or self.default_model, log, proc.pid,
+                          self.client_args)
         finally:
             stop(proc)
 

@@ -58,7 +58,8 @@ def suite_against(name: str) -> tuple[SuiteRun, dict[str, str], float]:
                     started = time.monotonic()
                     shutil.rmtree(reports / name, ignore_errors=True)  # a run name is never overwritten
                     run = run_suite("suites", base_url=server.base_url, model=server.model, timeout=SUITE_TIMEOUT,
-                                    args=(f"--reports-dir={reports}", f"--run-name={name}", *SUITE_ARGS))
+                                    args=(f"--reports-dir={reports}", f"--run-name={name}", *server.client_args,
+                                          *SUITE_ARGS))
                     seconds = time.monotonic() - started
             except PeerUnavailable as error:
                 _unavailable(f"{name} did not start: {error}")
