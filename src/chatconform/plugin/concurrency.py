@@ -38,6 +38,43 @@ NEUTRAL = frozenset({"target", "client", "shared", "pytestconfig", "record", "re
 ERROR_CASE_FIXTURES = ("error_case", "error_response")
 
 
+# key -> make(client, target): exchanges a suite module names (``declare``); a test that carries
+# ``@pytest.mark.exchange(key)`` gets it through ``shared(key)``, sent ahead of it like a fixture's
+DECLARED: dict[str, Callable[[Any, Any], Any]] = {}
+
+
+def declare(key: str, make: Callable[[Any, Any], Any]) -> str:
+    """Name an exchange ``make(client, target)`` once per session. Tests say which ones they use
+    with ``@pytest.mark.exchange(key, ...)`` (``uses``), so the pool can send each one ahead of the
+    first test that will run and needs it, and never one that no selected test needs."""
+    known = DECLARED.get(key)
+    if known is not None and _where(known) != _where(make):  # the same module imported again is fine
+        raise ValueError(f"exchange {key!r} is declared twice: {_where(known)} and {_where(make)}")
+    DECLARED[key] = make
+    return key
+
+
+def _where(make: Callable[..., Any]) -> tuple[str, int]:
+    code = getattr(make, "__code__", None)
+    return (code.co_filename, code.co_firstlineno) if code is not None else (repr(make), 0)
+
+
+def uses(*keys: str) -> pytest.MarkDecorator:
+    """The mark of a test (or a parameter) that judges the declared exchanges ``keys``."""
+    return pytest.mark.exchange(*keys)
+
+
+def declared_key(key: str) -> str:
+    return f"exchange:{key}"
+
+
+def declared(key: str, client: Any, target: Any) -> Callable[[], Any]:
+    if key not in DECLARED:
+        raise KeyError(f"no exchange is declared as {key!r} (chatconform.plugin.concurrency.declare)")
+    make = DECLARED[key]
+    return lambda: make(client, target)
+
+
 def prefetchable(make: Callable[..., Any]) -> Any:
     """Declare a session exchange fixture ``make(client, target)`` (or ``make(client, target,
     session)`` for one that needs the plugin's session): sent once per session, ahead of the
@@ -185,6 +222,7 @@ def needs(item: pytest.Item) -> list[str]:
     """The memo keys an item will ask for that can be made ahead of it."""
     names = getattr(item, "fixturenames", ())
     keys = [f"fixture:{name}" for name in names if name in PREFETCHABLE]
+    keys += [declared_key(key) for mark in item.iter_markers("exchange") for key in mark.args if key in DECLARED]
     params = getattr(getattr(item, "callspec", None), "params", {})
     if any(f in names for f in ERROR_CASE_FIXTURES) and isinstance(params.get("name"), str):
         keys.append(f"error-case:{params['name']}")
@@ -245,6 +283,8 @@ class Prefetcher:
             if key.startswith("fixture:"):
                 make = PREFETCHABLE[key.removeprefix("fixture:")]
                 memo.prefetch(key, _bind(make, client, target, session), self.threads)
+            elif key.startswith("exchange:"):
+                memo.prefetch(key, declared(key.removeprefix("exchange:"), client, target), self.threads)
             else:
                 from ..payloads import errors as error_cases
 
@@ -290,6 +330,7 @@ def groups(items: list[pytest.Item]) -> dict[str, str]:
                 found.append(f"fixture:{name}")
             elif scope in ("module", "package", "class"):
                 found.append(f"fixture:{name}@{module}")
+        found += [declared_key(key) for mark in item.iter_markers("exchange") for key in mark.args]
         names = getattr(item, "fixturenames", ())
         if "shared" in names:
             found.append(f"shared@{module}")
@@ -306,6 +347,8 @@ def groups(items: list[pytest.Item]) -> dict[str, str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "exchange(key, ...): the test judges these declared exchanges "
+                                       "(chatconform.plugin.concurrency.declare), sent ahead of it")
     prefetcher = Prefetcher(config)
     config.pluginmanager.register(prefetcher, "chatconform-prefetcher")
     if getattr(config.option, "numprocesses", None) and getattr(config.option, "dist", "no") == "load":
@@ -314,6 +357,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook appends the group to the node id
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unknown = sorted({key for item in items for mark in item.iter_markers("exchange") for key in mark.args
+                      if key not in DECLARED})
+    if unknown:
+        raise pytest.UsageError(f"@pytest.mark.exchange names undeclared exchanges: {', '.join(unknown)}")
     if not getattr(config.option, "loadgroup", False) and getattr(config.option, "dist", "no") != "loadgroup":
         return
     found = groups(items)

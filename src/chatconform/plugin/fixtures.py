@@ -9,6 +9,7 @@ import pytest
 from ..client import Client
 from ..target import Target
 from . import grading
+from .concurrency import declared, declared_key
 from .session import state
 
 
@@ -24,13 +25,21 @@ def client(pytestconfig: pytest.Config) -> Client:
 
 @pytest.fixture(scope="session")
 def shared(pytestconfig: pytest.Config) -> Any:
-    """``shared(key, make)``: one exchange per key per session, reused by every test that asks.
+    """``shared(key, make)``: one exchange per key per session, reused by every test that asks;
+    ``shared(key)``: the exchange declared as ``key`` (chatconform.plugin.concurrency.declare).
 
     Vendors bill each request, so parametrized tests that judge one response share it. The memo
     is the session's (chatconform.plugin.concurrency): a key may already be on its way, sent
     ahead of the test by the prefetch pool; then the test waits for it instead of sending it.
     """
-    return state(pytestconfig).memo.get
+    session = state(pytestconfig)
+
+    def get(key: str, make: Any = None) -> Any:
+        if make is None:
+            return session.memo.get(declared_key(key), declared(key, session.client(), session.target()))
+        return session.memo.get(key, make)
+
+    return get
 
 
 class Recorder:
