@@ -38,7 +38,7 @@ from chatconform.reference.injection import Context, Faults
 from chatconform.reference.ratelimit import RateLimiter
 from chatconform.reference.store import CompletionStore
 from chatconform.reference.streaming import DONE, sse_response
-from chatconform.reference.validation import schema_validator, validate_models, validate_request
+from chatconform.reference.validation import compile_schemas, schema_validator, validate_models, validate_request
 
 logger = logging.getLogger("chatconform.reference")
 
@@ -180,7 +180,7 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     limiter = RateLimiter(config.rate_limit_rpm, only_key=config.rate_limited_api_key)
     store = CompletionStore(config.store_capacity)
     profile = load_profile(config.profile)
-    schema_validator("CreateChatCompletionRequest")  # a broken spec fails at startup, not per request
+    compile_schemas()  # a broken spec fails at startup, not per request
     routes = {op: emulation.route_path(profile, canonical) for op, canonical in emulation.OPERATIONS.items()}
     served_models: dict[str, None] = dict.fromkeys(config.models or (emulation.PROVIDER,))
 
