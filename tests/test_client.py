@@ -378,3 +378,81 @@ def test_a_stream_is_on_the_wire_alone():
             t.join(HOLD * 2)
     assert now == [1, 1]  # each stream found the server to itself
     assert c.most_in_flight == 3 and c.cost.requests == 5
+
+
+# -- exact limits: counted before sending ------------------------------------------------------------
+def test_concurrent_sends_never_pass_the_request_limit():
+    server = FakeServer(lambda req: (time.sleep(0.2), json_reply({}))[1])
+    with server as url:
+        c = client_for(url, ClientSettings(max_in_flight=8, max_requests=3))
+        _in_threads([lambda: c.request("GET", "/models")] * 8)
+    assert len(server.requests) == 3 and c.cost.requests == 3 and c.cost.not_sent == 5
+
+
+def test_concurrent_billable_sends_never_pass_the_billed_limit():
+    server = FakeServer(lambda req: (time.sleep(0.2), json_reply({"usage": USAGE}))[1])
+    with server as url:
+        c = client_for(url, ClientSettings(max_in_flight=8, max_billed=2))
+        _in_threads([lambda: c.chat(VALID)] * 8)
+    assert len(server.requests) == 2 and c.cost.billed == 2
+
+
+def test_a_retry_counts_against_the_request_limit_before_it_is_sent():
+    replies = iter([Reply(429, {"Retry-After": "0"}, b"{}")] * 5)
+    server = FakeServer(lambda req: next(replies))
+    with server as url:
+        c = client_for(url, ClientSettings(max_requests=2))
+        first = c.request("GET", "/models")
+        second = c.request("GET", "/models")
+    assert first.attempts == 2 and second.attempts == 0 and len(server.requests) == 2
+
+
+def test_clients_sharing_a_ledger_share_one_budget():
+    from chatconform.client import Ledger
+
+    ledger = Ledger(max_requests=3)
+    server = FakeServer(lambda req: json_reply({}))
+    with server as url:
+        first, second = client_for(url), client_for(url)
+        first.ledger = second.ledger = ledger
+        sent = [c.request("GET", "/models").attempts for c in (first, second, first, second)]
+    assert sent == [1, 1, 1, 0] and len(server.requests) == 3
+
+
+def test_a_file_ledger_is_one_budget_across_processes(tmp_path):
+    """Two processes spending from one file (the xdist workers) never pass the limit together."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from chatconform.plugin.budget import FileLedger\n"
+        "led = FileLedger(sys.argv[1], max_requests=None, max_billed=25)\n"
+        "n = 0\n"
+        "while led.reserve(True) is None:\n"
+        "    led.settle(held=True, billed=True, tokens=1)\n"
+        "    n += 1\n"
+        "print(n)\n"
+    )
+    path = tmp_path / "budget.json"
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    counts = [int(p.communicate(timeout=60)[0]) for p in procs]
+    assert sum(counts) == 25
+    from chatconform.plugin.budget import FileLedger
+
+    assert FileLedger(path).state()["billed"] == 25
+
+
+def test_what_a_dead_process_held_is_given_back(tmp_path):
+    import subprocess
+    import sys
+
+    from chatconform.plugin.budget import FileLedger
+
+    path = tmp_path / "budget.json"
+    script = ("import sys, os\nfrom chatconform.plugin.budget import FileLedger\n"
+              "assert FileLedger(sys.argv[1], max_billed=1).reserve(True) is None\nos._exit(0)\n")
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True, timeout=60)
+    # the dead process held the only billed completion; it never settled, and no one waits on it
+    assert FileLedger(path, max_billed=1).reserve(True) is None

@@ -225,6 +225,96 @@ class Cost:
                     setattr(self, name, getattr(self, name) + value)
 
 
+class Ledger:
+    """The run's budget: requests, billed completions and tokens, counted **before** sending.
+
+    A request is counted when it is allowed (``reserve``), so threads sending at once never go
+    past a limit together; a billable one also holds a billed completion and the tokens an answer
+    may cost (the largest billed answer so far) until it is accounted (``settle``). One ledger is
+    shared by every client of a run (the pre-flight's and the session's); under xdist each worker
+    has a :class:`chatconform.plugin.budget.FileLedger` on one file, so the run has one budget.
+    Subclasses only replace ``_transaction`` (the state's lock and storage)."""
+
+    def __init__(self, max_requests: int | None = None, max_billed: int | None = None,
+                 max_tokens: int | None = None) -> None:
+        self.max_requests, self.max_billed, self.max_tokens = max_requests, max_billed, max_tokens
+        self._lock = threading.Lock()
+        self._state = fresh_ledger_state()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[dict[str, Any]]:
+        with self._lock:
+            yield self._state
+
+    def state(self) -> dict[str, Any]:
+        with self._transaction() as st:
+            return jsonlib.loads(jsonlib.dumps(st))
+
+    @property
+    def accepts_invalid(self) -> bool:
+        return bool(self.state()["accepts_invalid"])
+
+    def reserve(self, billable: bool) -> tuple[str, dict[str, Any]] | None:
+        """Count one request (and hold a billed completion and its tokens when ``billable``), or
+        say which limit refuses it: ("requests" | "billed" | "tokens", the state)."""
+        key = _pid_key()
+        with self._transaction() as st:
+            if self.max_requests is not None and st["requests"] >= self.max_requests:
+                return "requests", dict(st)
+            if billable:
+                pending = st["pending"].get(key, [0, 0])
+                held = sum(p[0] for p in st["pending"].values())
+                held_tokens = sum(p[1] for p in st["pending"].values())
+                if self.max_billed is not None and st["billed"] + held >= self.max_billed:
+                    return "billed", dict(st)
+                if self.max_tokens is not None and st["tokens"] + held_tokens + st["largest"] > self.max_tokens:
+                    return "tokens", dict(st)
+                st["pending"][key] = [pending[0] + 1, pending[1] + st["largest"]]
+            st["requests"] += 1
+            return None
+
+    def retry(self) -> bool:
+        """Count a retry of a request already sent, if the request limit allows one more."""
+        with self._transaction() as st:
+            if self.max_requests is not None and st["requests"] >= self.max_requests:
+                return False
+            st["requests"] += 1
+            return True
+
+    def settle(self, *, held: bool, extra_requests: int = 0, billed: bool = False, tokens: int = 0,
+               accepted_invalid: bool = False) -> None:
+        """An answer came back (or none will): release what ``reserve`` held, count what it cost."""
+        key = _pid_key()
+        with self._transaction() as st:
+            st["requests"] += extra_requests
+            if held and key in st["pending"]:
+                count, reserved = st["pending"][key]
+                share = reserved // count if count else 0
+                if count <= 1:
+                    del st["pending"][key]
+                else:
+                    st["pending"][key] = [count - 1, reserved - share]
+            if billed:
+                st["billed"] += 1
+                st["tokens"] += tokens
+                st["largest"] = max(st["largest"], tokens)
+            elif tokens:
+                st["tokens"] += tokens
+            if accepted_invalid:
+                st["accepts_invalid"] = True
+
+
+def fresh_ledger_state() -> dict[str, Any]:
+    # pending: process id -> [billable requests on the wire, tokens held for them]
+    return {"requests": 0, "billed": 0, "tokens": 0, "largest": 64, "accepts_invalid": False, "pending": {}}
+
+
+def _pid_key() -> str:
+    import os
+
+    return str(os.getpid())
+
+
 class _Gate:
     """At most ``limit`` requests on the wire; an exclusive one (a stream) waits for the line to be
     empty, and new requests wait while it is waiting or running, so it is never starved."""
@@ -272,6 +362,7 @@ class Client:
         redactor: Redactor | None = None,
         extra_headers: Mapping[str, str] | None = None,
         url_for: Callable[[str], str] | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # maps the OpenAI path a suite names to the vendor's URL (a profile's template)
@@ -293,9 +384,9 @@ class Client:
         self.cap_ignored: str | None = None
         self._lock = threading.Lock()
         self._gate = _Gate(self.settings.max_in_flight)
-        self._billed_pending = 0  # billable requests on the wire, counted against the budget already
-        self._largest_bill = 64  # tokens of the largest billed answer so far: what a pending one may cost
-        self._accepts_invalid = False  # a request the spec forbids was answered 2xx: it may be billed too
+        # the run's budget (shared with the run's other clients and xdist workers when given)
+        s = self.settings
+        self.ledger = ledger or Ledger(s.max_requests, s.max_billed, s.max_tokens)
         self._started = time.monotonic()
         s = self.settings
         self._http = httpx.Client(
@@ -409,32 +500,33 @@ class Client:
                 wait = retry_after_seconds(exchange.headers, attempt)
                 if sum(waits) + wait > self.settings.max_retry_wait or self._past_deadline(wait):
                     break
-                if self.settings.max_requests is not None and self.cost.requests + attempt >= self.settings.max_requests:
-                    break  # a retry is a request too
+                if not self.ledger.retry():
+                    break  # a retry is a request too: counted before it is sent
                 waits.append(wait)
                 time.sleep(wait)
-        finally:
-            self.release(billable)
-        self.account(exchange, billable=billable)
+        except BaseException:
+            self.ledger.settle(held=billable)
+            raise
+        self.account(exchange, billable=billable, reserved=attempt)
         return exchange
 
     def release(self, billable: bool) -> None:
-        """End the budget reservation refusal() made for a billable request (sent or failed)."""
-        if billable:
-            with self._lock:
-                self._billed_pending -= 1
+        """Kept for senders beside the client (the SDK suite's transport): the reservation
+        refusal() made ends when the exchange is accounted, in the same step that counts its cost,
+        so no other thread can take its place in between."""
 
     def is_billable(self, method: str, path: str, body: Any) -> bool:
         """Whether a request with the run's key is one a conforming target bills (asked for this
         client's own requests, and by other clients of the run such as the SDK suite's transport)."""
-        limited = self.settings.max_billed is not None or self.settings.max_tokens is not None
+        limited = self.ledger.max_billed is not None or self.ledger.max_tokens is not None
         return method == "POST" and path.split("?")[0].endswith(COMPLETIONS) and (not limited or self._billable(body))
 
     def refusal(self, billable: bool = False) -> tuple[str, str] | None:
         """Why a request must not be sent now, as (problem_kind, problem), or None to send it.
 
-        A billable request (one a conforming target bills: a valid completions request with the
-        run's key) is counted against the budget from here until its answer is accounted."""
+        An allowed request is counted against the run's request limit here, before it is sent; a
+        billable one (a valid completions request with the run's key) also holds a billed
+        completion and the tokens its answer may cost until it is accounted (see Ledger)."""
         s = self.settings
         with self._lock:
             if self._given_up or self._unanswered >= s.give_up_after or (
@@ -447,27 +539,31 @@ class Client:
             if self._past_deadline(0.0):
                 return self._refused(BUDGET, "deadline", f"not sent: the run deadline ({s.run_deadline:g}s, "
                                                         "--run-deadline) has passed")
-            if s.max_requests is not None and self.cost.requests >= s.max_requests:
-                return self._refused(BUDGET, "requests", f"not sent: the run's budget of {s.max_requests} requests "
+        refused = self.ledger.reserve(billable)
+        if refused is None:
+            return None
+        key, st = refused
+        led = self.ledger
+        with self._lock:
+            if key == "requests":
+                return self._refused(BUDGET, "requests", f"not sent: the run's budget of {led.max_requests} requests "
                                                          "(--max-requests) is spent")
-            if billable:
-                if s.max_billed is not None and self.cost.billed + self._billed_pending >= s.max_billed:
-                    return self._refused(BUDGET, "billed", f"not sent: the run's budget of {s.max_billed} billed "
-                                                           "completions (--max-billed) is spent")
-                expected = self.cost.tokens + (self._billed_pending + 1) * self._largest_bill
-                if s.max_tokens is not None and expected > s.max_tokens:
-                    return self._refused(BUDGET, "tokens", f"not sent: the run's budget of {s.max_tokens} tokens "
-                                                           f"(--max-tokens) is spent ({self.cost.tokens} reported "
-                                                           f"so far; an answer may cost {self._largest_bill})")
-                self._billed_pending += 1
-        return None
+            if key == "billed":
+                return self._refused(BUDGET, "billed", f"not sent: the run's budget of {led.max_billed} billed "
+                                                       "completions (--max-billed) is spent")
+            return self._refused(BUDGET, "tokens", f"not sent: the run's budget of {led.max_tokens} tokens "
+                                                   f"(--max-tokens) is spent ({st['tokens']} reported "
+                                                   f"so far; an answer may cost {st['largest']})")
 
-    def account(self, exchange: Exchange, *, billable: bool = False) -> None:
+    def account(self, exchange: Exchange, *, billable: bool = False, reserved: int = 1) -> None:
         """Count an exchange that was sent (also one sent by another client of the run, such as
-        the SDK suite's transport): requests, tokens, billed completions and the give-up streak."""
+        the SDK suite's transport, after refusal() allowed it): requests, tokens, billed
+        completions and the give-up streak. ``reserved``: the attempts already counted against
+        the request limit (refusal() counts the first)."""
         usage = _usage(exchange)
         ok = exchange.status is not None and 200 <= exchange.status < 300
         completions = exchange.method == "POST" and _path_of(exchange.url).endswith(COMPLETIONS)
+        billed = accepted_invalid = False
         with self._lock:
             if _unanswered(exchange):
                 self._unanswered += 1
@@ -476,16 +572,19 @@ class Client:
                 self._unanswered = 0
                 self.unanswered_seconds = 0.0
             self.cost.requests += exchange.attempts
+            before = self.cost.tokens
             if ok:
-                before = self.cost.tokens
                 self.cost.add_usage(usage)
                 if completions and (billable or self._authorised(exchange)):
                     self.cost.billed += 1
-                    self._largest_bill = max(self._largest_bill, self.cost.tokens - before)
-                    if not billable and exchange.request_json is not None:
-                        self._accepts_invalid = True  # it accepted what the spec forbids: bill those too
+                    billed = True
+                    # it accepted what the spec forbids: bill those too
+                    accepted_invalid = not billable and exchange.request_json is not None
                 if completions and self.cap_ignored is None:
                     self.cap_ignored = _cap_exceeded(exchange.request_json, usage)
+            tokens = self.cost.tokens - before
+        self.ledger.settle(held=billable, extra_requests=max(exchange.attempts - reserved, 0), billed=billed,
+                           tokens=tokens, accepted_invalid=accepted_invalid)
         for observer in self.observers:
             observer(exchange)
 
@@ -510,7 +609,7 @@ class Client:
     def _billable(self, json_body: Any) -> bool:
         """A request a conforming target bills: a valid completions request (an invalid one must be
         refused, for free), or any, once the target has answered an invalid one with a 2xx."""
-        if self._accepts_invalid:
+        if self.ledger.accepts_invalid:
             return True
         if not isinstance(json_body, Mapping):
             return False

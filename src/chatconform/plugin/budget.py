@@ -5,14 +5,30 @@ The limits live in the client (chatconform.client): a request a limit stops is n
 checks that needed it report NOT JUDGED with the limit named. Against a remote target the
 defaults keep one run within 250 requests, 40 billed completions and 5,000 tokens; against the
 embedded reference server nothing is billed, so only the deadline applies there.
+
+**One budget per run.** The counts are a :class:`chatconform.client.Ledger`, made once per process
+(``ledger(config)``) and given to every client of the run: the pre-flight's counts, and is counted
+before it is sent like every other request. Under pytest-xdist the controller and every worker
+use a :class:`FileLedger` on one file in the run's shared directory (plugin.worker_share): each
+change is made under an exclusive ``flock``, which the kernel releases if its holder dies, so a
+worker that dies cannot hang the others; what a dead worker held for requests it never finished
+is given back by the next change (its process id no longer exists).
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+from ..client import Ledger, fresh_ledger_state
 
 # (option name, ini key, environment, default against a remote target, default for the embedded server, help)
 @dataclass(frozen=True)
@@ -99,6 +115,67 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
                                         "the requests not sent are not judged", yellow=True, bold=True)
 
 STOPPED: pytest.StashKey[dict[str, str]] = pytest.StashKey()
+LEDGER: pytest.StashKey[Any] = pytest.StashKey()
+LEDGER_FILE = "budget.json"
+
+
+class FileLedger(Ledger):
+    """A Ledger whose state is a JSON file, changed under ``flock``: one budget for every process
+    of a run (the xdist controller's pre-flight and the workers)."""
+
+    def __init__(self, path: Path, max_requests: int | None = None, max_billed: int | None = None,
+                 max_tokens: int | None = None) -> None:
+        super().__init__(max_requests, max_billed, max_tokens)
+        self.path = Path(path)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[dict[str, Any]]:
+        with self._lock, open(self.path, "a+", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released by the kernel if this process dies
+            try:
+                handle.seek(0)
+                raw = handle.read()
+                try:
+                    state = json.loads(raw) if raw.strip() else fresh_ledger_state()
+                except ValueError:  # never half-written (the lock), but never fatal either
+                    state = fresh_ledger_state()
+                # what a dead process held for requests it never finished is given back
+                state["pending"] = {pid: held for pid, held in state.get("pending", {}).items() if _alive(pid)}
+                yield state
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(state))
+                handle.flush()
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, OverflowError):
+        return True
+    return True
+
+
+def ledger(config: pytest.Config, embedded: bool) -> Any:
+    """This process's ledger of the run's budget, made once: on the shared file under xdist
+    (controller and workers alike), else in memory."""
+    found = config.stash.get(LEDGER, None)
+    if found is not None:
+        return found
+    from .worker_share import shared_dir
+
+    found_limits = limits(config, embedded)
+    counts = [None if found_limits[name] is None else int(found_limits[name])  # type: ignore[arg-type]
+              for name in ("max_requests", "max_billed", "max_tokens")]
+    directory = shared_dir(config)
+    made = FileLedger(directory / LEDGER_FILE, *counts) if directory is not None else Ledger(*counts)
+    config.stash[LEDGER] = made
+    return made
+
 
 
 def stopped_reasons(config: pytest.Config) -> dict[str, str]:

@@ -36,7 +36,7 @@ from .. import payloads
 from ..client import Auth, Client, ClientSettings, Exchange
 from ..redaction import Redactor
 from ..target import Target
-from . import options
+from . import budget, options
 from .markers import requirement_ids
 
 # One code per cause, documented in the README ("Pre-flight"); 10+ so they never read as pytest's.
@@ -341,14 +341,15 @@ def run(config: pytest.Config) -> Outcome:
 
 def preflight_client(config: pytest.Config, target: Target) -> Client:
     """A client like the session's, but quick to give up connecting and without retries:
-    an outage should cost seconds."""
+    an outage should cost seconds. It spends from the run's budget (budget.ledger)."""
     timeout = options.number(config, "request_timeout")
     settings = ClientSettings(connect_timeout=min(CONNECT_TIMEOUT, timeout), read_timeout=timeout,
                               total_timeout=2 * timeout, max_retries=1, max_retry_wait=5.0)
     auth = Auth(target.auth_style, target.api_key) if target.api_key else None
     secrets = [target.api_key, target.restricted_api_key, target.rate_limit_probe, *target.secret_header_values()]
+    # the run's one budget: the pre-flight's requests count, before they are sent, like the suite's
     return Client(target.base_url, auth, settings, Redactor(secrets), extra_headers=target.headers,
-                  url_for=target.url_for)
+                  url_for=target.url_for, ledger=budget.ledger(config, target.embedded))
 
 
 def outcome_of(config: pytest.Config) -> Outcome | None:

@@ -165,7 +165,7 @@ class Session:
             auth = Auth(t.auth_style, t.api_key) if t.api_key else None
             secrets = [t.api_key, t.restricted_api_key, t.rate_limit_probe, *t.secret_header_values()]
             self._client = Client(t.base_url, auth, settings, Redactor(secrets), extra_headers=t.headers,
-                                  url_for=t.url_for)
+                                  url_for=t.url_for, ledger=budget.ledger(self.config, t.embedded))
             self._client.observers.append(self._observe)
         return self._client
 

@@ -70,6 +70,14 @@ class WorkerShare:
         return found[1] if found[0] == "value" else _MISSING
 
 
+def shared_dir(config: pytest.Config) -> Path | None:
+    """The run's shared directory under xdist (the worker's, or the controller's own), else None."""
+    directory = getattr(config, "workerinput", {}).get(WORKER_KEY)
+    if directory:
+        return Path(directory)
+    return config.stash.get(_DIR, None)
+
+
 def share_for(config: pytest.Config) -> WorkerShare | None:
     directory = getattr(config, "workerinput", {}).get(WORKER_KEY)
     return WorkerShare(Path(directory)) if directory else None
