@@ -5,14 +5,16 @@ import pytest
 from chatconform.payloads import features as fp
 from chatconform.checks import logprobs
 from chatconform.checks.capabilities import unsupported_if_rejected
+from chatconform.plugin.concurrency import declare, uses
 
 requirement = pytest.mark.requirement
+pytestmark = uses(declare("logprobs.top2", lambda client, target: client.chat(fp.logprobs_request(target.model))))
 
 
 @pytest.fixture
 def logprobs_exchange(client, target, shared):
     """The shared logprobs exchange, or unsupported if the target refused the parameters."""
-    exchange = shared("logprobs.top2", lambda: client.chat(fp.logprobs_request(target.model)))
+    exchange = shared("logprobs.top2")
     unsupported_if_rejected(exchange, "logprobs", "logprobs")
     unsupported_if_rejected(exchange, "logprobs", "top_logprobs")
     return exchange

@@ -10,9 +10,10 @@ import pytest
 
 from chatconform.checks import models, stored
 from chatconform.failures import Unsupported
+from chatconform.plugin.concurrency import declare, uses
 
 requirement = pytest.mark.requirement
-pytestmark = pytest.mark.capability("models")
+pytestmark = [pytest.mark.capability("models"), uses("models.list")]
 
 NEVER_A_MODEL = "chatconform-no-such-model-3f9c1e"
 
@@ -24,9 +25,13 @@ def _get(client, path):
     return exchange
 
 
+LISTING = declare("models.list", lambda client, target: _get(client, "/models"))
+UNKNOWN = declare("models.unknown", lambda client, target: _get(client, f"/models/{NEVER_A_MODEL}"))
+
+
 @pytest.fixture
-def listing(client, shared):
-    return shared("models.list", lambda: _get(client, "/models"))
+def listing(shared):
+    return shared(LISTING)
 
 
 @requirement("models.list-envelope")
@@ -53,9 +58,10 @@ def test_a_listed_model_can_be_retrieved(client, shared, listing, target):
 
 
 @requirement("models.unknown-id-404")
-def test_an_unknown_model_gives_404(client, listing):
+@uses(UNKNOWN)
+def test_an_unknown_model_gives_404(shared, listing):
     # `listing` first: a target without the model routes is unsupported, not failed
-    models.unknown_id_404(_get(client, f"/models/{NEVER_A_MODEL}"))
+    models.unknown_id_404(shared(UNKNOWN))
 
 
 @requirement("models.configured-model-listed")

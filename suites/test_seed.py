@@ -15,14 +15,19 @@ import pytest
 from chatconform.payloads import features as fp
 from chatconform.checks import sampling
 from chatconform.checks.capabilities import unsupported_if_rejected
+from chatconform.plugin.concurrency import declare, uses
 
 requirement = pytest.mark.requirement
+
+declare("seed.first", lambda client, target: client.chat(fp.seed_request(target.model)))
+declare("logit_bias.forced", lambda client, target: client.chat(fp.forced_token_request(target.model)))
 
 
 @requirement("request.seed-determinism")
 @pytest.mark.capability("seed")
+@uses("seed.first")  # the second is sent only if the first was accepted
 def test_same_seed_gives_the_same_content(client, target, shared, record):
-    first = shared("seed.first", lambda: client.chat(fp.seed_request(target.model)))
+    first = shared("seed.first")
     unsupported_if_rejected(first, "seed", "seed")
     second = shared("seed.second", lambda: client.chat(fp.seed_request(target.model)))
     changed = sampling.fingerprints_differ(first, second)
@@ -35,8 +40,9 @@ def test_same_seed_gives_the_same_content(client, target, shared, record):
 
 @requirement("request.logit-bias-honoured")
 @pytest.mark.capability("logit_bias")
+@uses("logit_bias.forced")
 def test_a_plus_100_bias_forces_its_token(client, target, shared, record):
-    exchange = shared("logit_bias.forced", lambda: client.chat(fp.forced_token_request(target.model)))
+    exchange = shared("logit_bias.forced")
     unsupported_if_rejected(exchange, "logit_bias", "logit_bias")
     undecided = sampling.forced_token_only(exchange)
     if undecided:

@@ -8,9 +8,12 @@ import pytest
 from chatconform.payloads import features as fp
 from chatconform.checks import streaming, tools
 from chatconform.checks.capabilities import unsupported_if_rejected
+from chatconform.plugin.concurrency import declare, uses
 
 requirement = pytest.mark.requirement
-pytestmark = pytest.mark.capability("tools")
+STREAM = declare("tools.required.stream",
+                 lambda client, target: client.chat(fp.tool_request(target.model, tool_choice="required", stream=True)))
+pytestmark = [pytest.mark.capability("tools"), uses(STREAM)]
 
 
 @pytest.fixture
@@ -18,8 +21,7 @@ def tool_stream(client, target, shared):
     """tool_stream(): the shared streamed exchange, or unsupported if the target refused it."""
 
     def get():
-        exchange = shared("tools.required.stream",
-                          lambda: client.chat(fp.tool_request(target.model, tool_choice="required", stream=True)))
+        exchange = shared(STREAM)
         unsupported_if_rejected(exchange, "tools", "tools")
         unsupported_if_rejected(exchange, "tools", "tool_choice")
         return exchange

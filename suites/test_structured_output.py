@@ -11,15 +11,21 @@ import pytest
 from chatconform.payloads import features as fp
 from chatconform.checks import structured
 from chatconform.checks.capabilities import unsupported_if_rejected
+from chatconform.plugin.concurrency import declare, uses
 
 requirement = pytest.mark.requirement
 
 
 REQUESTS = {"json_object": fp.json_object_request, "json_schema": fp.json_schema_request}
+for _kind, _body in REQUESTS.items():
+    declare(f"structured.{_kind}", lambda client, target, body=_body: client.chat(body(target.model)))
+for _case in fp.MALFORMED_FORMATS:
+    declare(f"structured.malformed.{_case}",
+            lambda client, target, case=_case: client.chat(fp.malformed_format_request(target.model, case)))
 
 
 def _first_exchange(client, target, shared, kind):
-    exchange = shared(f"structured.{kind}", lambda: client.chat(REQUESTS[kind](target.model)))
+    exchange = shared(f"structured.{kind}")
     unsupported_if_rejected(exchange, kind, "response_format")
     unsupported_if_rejected(exchange, kind, kind)
     return exchange
@@ -46,34 +52,38 @@ def _json_schema_exchange(client, target, shared, record):
 
 
 @requirement("structured.format-answered-or-refused")
-@pytest.mark.parametrize("kind", [pytest.param("json_object", marks=pytest.mark.capability("json_object")),
-                                  pytest.param("json_schema", marks=pytest.mark.capability("json_schema"))])
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=[pytest.mark.capability(k), uses(f"structured.{k}")])
+                                  for k in ("json_object", "json_schema")])
 def test_a_json_response_format_is_answered_or_refused_cleanly(client, target, shared, kind):
     structured.answered_or_refused(_first_exchange(client, target, shared, kind))
 
 
 @requirement("structured.json-object")
 @pytest.mark.capability("json_object")
+@uses("structured.json_object")
 def test_json_mode_yields_a_json_object(client, target, shared, record):
     structured.json_object(_json_object_exchange(client, target, shared, record))
 
 
 @requirement("structured.json-schema-valid")
 @pytest.mark.capability("json_schema")
+@uses("structured.json_schema")
 def test_json_schema_output_validates(client, target, shared, record):
     structured.json_schema_valid(_json_schema_exchange(client, target, shared, record))
 
 
 @requirement("structured.json-schema-strict")
 @pytest.mark.capability("json_schema")
+@uses("structured.json_schema")
 def test_strict_json_schema_output_has_exactly_the_schemas_properties(client, target, shared, record):
     structured.json_schema_strict(_json_schema_exchange(client, target, shared, record))
 
 
 @requirement("structured.malformed-format-rejected")
-@pytest.mark.parametrize("case", sorted(fp.MALFORMED_FORMATS))
-def test_a_malformed_response_format_is_rejected(client, target, case):
-    structured.malformed_rejected(client.chat(fp.malformed_format_request(target.model, case)))
+@pytest.mark.parametrize("case", [pytest.param(c, marks=uses(f"structured.malformed.{c}"))
+                                  for c in sorted(fp.MALFORMED_FORMATS)])
+def test_a_malformed_response_format_is_rejected(shared, case):
+    structured.malformed_rejected(shared(f"structured.malformed.{case}"))
 
 
 def _note_cut(exchange, record, requirement_id):
