@@ -18,6 +18,7 @@ from chatconform.checks import stored
 from chatconform.checks.capabilities import unsupported_if_rejected
 from chatconform.checks.responses import completion_body
 from chatconform.failures import Unsupported
+from chatconform.plugin.concurrency import declare, uses
 
 requirement = pytest.mark.requirement
 pytestmark = pytest.mark.capability("store")
@@ -37,12 +38,15 @@ def _get(client, path, poll=False):
     return exchange
 
 
+CREATED = declare("stored.created", lambda client, target: client.chat(fp.stored_request(target.model)))
+
+
 @pytest.fixture
-def created(client, target, shared):
+def created(shared):
     """created(): the shared store: true exchange, or unsupported if the target refused store."""
 
     def get():
-        exchange = shared("stored.created", lambda: client.chat(fp.stored_request(target.model)))
+        exchange = shared(CREATED)
         unsupported_if_rejected(exchange, "store", "store")
         return exchange
 
@@ -61,6 +65,7 @@ def _retrieved(client, shared, created, requirement_id):
 
 
 @requirement("stored.retrieve-same")
+@uses(CREATED)
 def test_retrieval_returns_the_stored_completion(client, shared, created):
     _, retrieved = _retrieved(client, shared, created, "stored.retrieve-same")
     stored.retrieve_same(retrieved, created())
@@ -72,23 +77,27 @@ def _listing(client, shared, created, requirement_id):
 
 
 @requirement("stored.messages-list-envelope")
+@uses(CREATED)
 def test_messages_come_in_a_list_envelope(client, shared, created):
     stored.messages_envelope(_listing(client, shared, created, "stored.messages-list-envelope"))
 
 
 @requirement("stored.messages-match-request")
+@uses(CREATED)
 def test_listed_messages_are_the_requests(client, shared, created):
     stored.messages_match(_listing(client, shared, created, "stored.messages-match-request"), fp.STORED_MESSAGES)
 
 
 @requirement("stored.unknown-id-404")
 @pytest.mark.parametrize("suffix", ["", "/messages"], ids=["retrieve", "messages"])
+@uses(CREATED)
 def test_an_unknown_id_gives_404(client, shared, created, suffix):
     _retrieved(client, shared, created, "stored.unknown-id-404")  # only judged where the store works
     stored.unknown_id_404(_get(client, _path(fp.NEVER_ISSUED_ID, suffix)))
 
 
 @requirement("stored.retrieve-not-stored-404")
+@uses(CREATED)
 def test_a_completion_created_without_store_is_not_retrievable(client, shared, created, completion):
     _retrieved(client, shared, created, "stored.retrieve-not-stored-404")
     completion_id = completion_body(completion, "stored.retrieve-not-stored-404").get("id")
@@ -116,10 +125,17 @@ def _stored(client, target, metadata):
     return completion_id
 
 
+# one after the other: the listing tests need them oldest first
+TAGGED = declare("stored.tagged", lambda client, target: [_stored(client, target, {**TAG, "n": str(n)}) for n in range(2)])
+for _purpose in ("update", "delete"):
+    declare(f"stored.disposable.{_purpose}",
+            lambda client, target, purpose=_purpose: _stored(client, target, {"chatconform_run": f"{RUN_TAG}-{purpose}"}))
+
+
 @pytest.fixture
-def tagged(client, target, shared):
+def tagged(shared):
     """Two completions stored with this run's tag, oldest first (ids)."""
-    return shared("stored.tagged", lambda: [_stored(client, target, {**TAG, "n": str(n)}) for n in range(2)])
+    return shared(TAGGED)
 
 
 def _listed_with_tag(client, shared, tagged):
@@ -138,17 +154,20 @@ def _listed_with_tag(client, shared, tagged):
 
 
 @requirement("stored.list-envelope")
+@uses(CREATED)
 def test_stored_completions_come_in_a_list_envelope(client, shared, created):
     created()  # only judged where the store works
     stored.list_envelope(shared("stored.list", lambda: _get(client, _list_path(limit=2))))
 
 
 @requirement("stored.list-metadata-filter")
+@uses(TAGGED)
 def test_listing_filters_by_metadata(client, shared, tagged):
     stored.list_metadata_filter(_listed_with_tag(client, shared, tagged), tagged, TAG)
 
 
 @requirement("stored.list-metadata-filter")
+@uses(TAGGED)
 def test_listing_filters_by_metadata_and_model(client, shared, tagged, target):
     _listed_with_tag(client, shared, tagged)  # polled until the store shows them
     exchange = _get(client, _list_path(metadata={**TAG, "n": "1"}, model=target.model))
@@ -157,6 +176,7 @@ def test_listing_filters_by_metadata_and_model(client, shared, tagged, target):
 
 @requirement("stored.list-pagination")
 @pytest.mark.parametrize("order", ["asc", "desc"])
+@uses(TAGGED)
 def test_listing_pages_with_limit_and_after(client, shared, tagged, order):
     _listed_with_tag(client, shared, tagged)
     pages = [_get(client, _list_path(metadata=TAG, limit=1, order=order))]
@@ -168,14 +188,14 @@ def test_listing_pages_with_limit_and_after(client, shared, tagged, order):
 
 
 @pytest.fixture
-def disposable(client, target, shared):
+def disposable(shared):
     """disposable(purpose): a completion stored for one update or delete test alone, so neither
     depends on the other having run (or not) first."""
-    return lambda purpose: shared(f"stored.disposable.{purpose}",
-                                  lambda: _stored(client, target, {"chatconform_run": f"{RUN_TAG}-{purpose}"}))
+    return lambda purpose: shared(f"stored.disposable.{purpose}")
 
 
 @requirement("stored.update-metadata")
+@uses("stored.disposable.update")
 def test_metadata_can_be_updated(client, shared, disposable):
     completion_id = disposable("update")
     metadata = {"chatconform_run": f"{RUN_TAG}-update", "updated": "yes"}
@@ -187,6 +207,7 @@ def test_metadata_can_be_updated(client, shared, disposable):
 
 
 @requirement("stored.delete")
+@uses("stored.disposable.delete")
 def test_a_stored_completion_can_be_deleted(client, shared, disposable):
     completion_id = disposable("delete")
     _get(client, _path(completion_id), poll=True)  # readable first: a lagging store is not a failed delete
