@@ -34,13 +34,14 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
-
-from jsonschema import Draft202012Validator
 
 from .paths import specs_dir
 from .spec import SPEC_URI, load_yaml, registry
+
+if TYPE_CHECKING:  # jsonschema is imported when a vendor field is first validated
+    from jsonschema import Draft202012Validator
 
 AUTH_STYLES = ("bearer", "api-key")
 LEVELS = ("MUST", "SHOULD", "MAY", "informational", "not-applicable")
@@ -90,6 +91,8 @@ class Extension:
 
 @lru_cache(maxsize=None)
 def _validator(schema_json: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     schema = json.loads(schema_json)
     # "#/components/..." in a profile means specs/openapi.yaml's components
     return Draft202012Validator(_rebase(schema), registry=registry())
@@ -304,6 +307,8 @@ def profile_schema() -> dict[str, Any]:
 
 def validate_profile(raw: Any) -> list[str]:
     """Problems with a profile document: schema violations, then cross-field rules."""
+    from jsonschema import Draft202012Validator
+
     problems = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
                 for e in Draft202012Validator(profile_schema()).iter_errors(raw)]
     if problems or not isinstance(raw, dict):

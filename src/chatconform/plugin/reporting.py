@@ -116,10 +116,18 @@ class ReportCollector:
             return
         cat = catalogue()
         base = config.getini(allure_report.CATALOGUE_URL_INI) or None
+        # the parametrized cases of one test cite the same requirements and share a docstring:
+        # their markers (immutable) are built once
+        made: dict[tuple[tuple[str, ...], str | None], list[pytest.MarkDecorator]] = {}
         for item in items:
-            reqs = [cat[rid] for rid in requirement_ids(item) if rid in cat]
+            rids = tuple(rid for rid in requirement_ids(item) if rid in cat)
+            if not rids:
+                continue
             doc = getattr(getattr(item, "function", None), "__doc__", None)
-            for marker in allure_report.label_markers(reqs, doc, base):
+            markers = made.get((rids, doc))
+            if markers is None:
+                markers = made[(rids, doc)] = allure_report.label_markers([cat[rid] for rid in rids], doc, base)
+            for marker in markers:
                 item.add_marker(marker)
 
     @pytest.hookimpl(wrapper=True, trylast=True)  # after grading has attached the verdicts

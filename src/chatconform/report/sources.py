@@ -20,7 +20,7 @@ OPENAI_REPO = "openai/openai-openapi"
 
 @lru_cache(maxsize=1)
 def _openai_blob() -> str | None:
-    derived = spec.load_openapi().get("info", {}).get("x-derived-from", {})
+    derived = spec.info().get("x-derived-from", {})
     for entry in derived.get("cross-checked-against", []) or []:
         if isinstance(entry, dict) and entry.get("repo") == OPENAI_REPO and entry.get("commit"):
             return f"https://github.com/{OPENAI_REPO}/blob/{entry['commit']}/{entry.get('path', 'openapi.yaml')}"
