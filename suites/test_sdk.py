@@ -74,10 +74,11 @@ class SDK:
 
     def helper(self, name):
         """chat.completions.<name> (stream, parse), or beta.chat.completions.<name> on older SDKs."""
-        for owner in (self.openai.chat.completions, getattr(getattr(getattr(self.openai, "beta", None), "chat", None),
-                                                             "completions", None)):
-            if owner is not None and hasattr(owner, name):
-                return getattr(owner, name)
+        if hasattr(self.openai.chat.completions, name):  # asked first: ``beta`` imports a second SDK tree (~1 s)
+            return getattr(self.openai.chat.completions, name)
+        owner = getattr(getattr(getattr(self.openai, "beta", None), "chat", None), "completions", None)
+        if owner is not None and hasattr(owner, name):
+            return getattr(owner, name)
         pytest.skip(f"the installed openai {openai.__version__} has no chat.completions.{name}()")
 
     def method(self, owner, name):
