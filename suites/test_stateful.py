@@ -3,16 +3,17 @@
 A scenario creates a completion with store: true, then retrieves it and lists its messages by the
 id the create returned (the spec's links), now and then trying an id that was never issued. A
 retrieval must return the completion as created; an unknown id must give 404.
+
+The state machine is built when the test runs, not at collection. Every scenario creates a
+completion, billed by a vendor: against --base-url the test runs fuzz.REMOTE_BILLED_EXAMPLES
+scenarios (the embedded server, fuzz.EMBEDDED_EXAMPLES), unless --fuzz-examples says otherwise.
 """
 
 import pytest
 
-from chatconform.fuzz import schema as fuzz_schema
 from chatconform.fuzz import stateful
 
 requirement = pytest.mark.requirement
-
-workflow = fuzz_schema.load("stateful")
 
 
 @requirement("stored.retrieve-same", "stored.messages-list-envelope", "stored.messages-match-request",
@@ -23,4 +24,4 @@ workflow = fuzz_schema.load("stateful")
              "error.content-type-json", "header.request-id-on-errors")
 @pytest.mark.capability("store")
 def test_stored_completions_follow_the_links(fuzz):
-    stateful.run(workflow, fuzz)
+    stateful.run(fuzz)

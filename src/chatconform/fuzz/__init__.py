@@ -1,7 +1,8 @@
 """Property-based tests driven by specs/openapi.yaml (schemathesis): their settings.
 
 The options and the `fuzz` fixture are the plugin's (chatconform.plugin.fuzz). Importing this
-module costs nothing: schemathesis is imported only when a property-test module loads a schema.
+module costs nothing: schemathesis and hypothesis are imported only when a property test runs
+(chatconform.fuzz.schema builds everything at run time, never at collection).
 
 The target (base URL, auth, key, model, capabilities) is never configured here: requests go
 through the plugin's own `client` to the plugin's `target`, so there is one source of truth.
@@ -18,9 +19,13 @@ from typing import Any
 import pytest
 
 # Examples per operation and generation mode. The embedded server answers in milliseconds; a
-# remote vendor bills every accepted example, so its default is a smoke-sized sample.
+# remote vendor bills every accepted example, so its default is a smoke-sized sample, and smaller
+# still for the kinds whose examples are valid requests (each one a billed completion): the
+# positive and streamed tests and the stateful scenarios. Invalid requests are refused unbilled.
 EMBEDDED_EXAMPLES = 30
 REMOTE_EXAMPLES = 5
+REMOTE_BILLED_EXAMPLES = 3
+BILLED_KINDS = ("positive", "streaming", "stateful")
 WORKER_SEED = "chatconform_fuzz_seed"
 
 
@@ -31,6 +36,12 @@ class FuzzSettings:
     seed_is_explicit: bool
     derandomize: bool
     embedded: bool
+    billed_examples: int | None = None  # for BILLED_KINDS when not given explicitly; None: `examples`
+
+    def examples_for(self, kind: str) -> int:
+        if kind in BILLED_KINDS and self.billed_examples is not None:
+            return self.billed_examples
+        return self.examples
 
     @property
     def shrink(self) -> bool:
@@ -44,7 +55,10 @@ class FuzzSettings:
             how = f"random seed {self.seed} (reproduce with --fuzz-seed {self.seed})"
         else:
             how = "derandomized (the same cases every run)"
-        text = (f"chatconform property tests: {self.examples} examples per operation, {how}, "
+        count = str(self.examples)
+        if self.billed_examples is not None and self.billed_examples != self.examples:
+            count += f" ({self.billed_examples} for valid requests and stateful scenarios)"
+        text = (f"chatconform property tests: {count} examples per operation, {how}, "
                 f"{'shrinking' if self.shrink else 'no shrinking'}")
         # under xdist the workers generate, and they inherit PYTHONHASHSEED=0 (plugin.fuzz); a serial
         # run re-executes itself with it (plugin.fuzz.reexec): only an opted-out run can get here
@@ -81,6 +95,7 @@ def resolve(config: pytest.Config) -> FuzzSettings:
     raw_examples = _first(config.getoption("cc_fuzz_examples"), os.environ.get("CHATCONFORM_FUZZ_EXAMPLES"),
                           config.getini("chatconform_fuzz_examples"))
     examples = int(raw_examples) if raw_examples is not None else (EMBEDDED_EXAMPLES if embedded else REMOTE_EXAMPLES)
+    billed = None if raw_examples is not None or embedded else min(examples, REMOTE_BILLED_EXAMPLES)
     if examples < 1:
         raise pytest.UsageError("--fuzz-examples must be at least 1")
     raw_seed = _first(config.getoption("cc_fuzz_seed"), os.environ.get("CHATCONFORM_FUZZ_SEED"),
@@ -96,7 +111,8 @@ def resolve(config: pytest.Config) -> FuzzSettings:
         seed = worker_input.get(WORKER_SEED) if worker_input else None
         if seed is None:
             seed = random.SystemRandom().getrandbits(32)
-    return FuzzSettings(examples, seed, explicit, derandomize, embedded)
+    return FuzzSettings(examples, seed, explicit, derandomize, embedded, billed)
+
 
 def configure(settings_: FuzzSettings) -> None:
     global _settings

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -86,47 +87,108 @@ class Runner:
 
     def negative(self, case: Any) -> None:
         """An invalid request must be refused (400, the envelope); never accepted, never a 5xx."""
-        has_body, generated = _body(case)
-        if _is_probe(case):
+        planned = self._plan_negative(case)
+        if planned is not None:
             exchange = self._answered(case)
             if exchange is not None:
-                self.judge(case, Sent(exchange, self.target, PROBE, None, operation=_operation(case)))
-            return
+                self.judge(case, planned.sent(exchange))
+
+    def _plan_negative(self, case: Any) -> _Planned | None:
+        """Shape an invalid case and say how it must be answered; None: nothing left to test."""
+        has_body, generated = _body(case)
+        if _is_probe(case):
+            return _Planned(case, self.target, PROBE, None, None, (400,))
         if has_body:
             case.body = shaping.negative(generated, self.target)
         decoded = _decoded(case.body) if has_body else None
         if case.method == "POST":
             rejection = shaping.rejection(decoded, self.target, has_body=has_body)
             if rejection is None:
-                return  # shaping made the body valid (its only fault was a parameter it drops): nothing to test
+                return None  # shaping made the body valid (its only fault was a parameter it drops): nothing to test
             allowed: tuple[int, ...] = (400,)
         else:
             # the id is random, so "no such completion" (404) is as right as "invalid parameter" (400)
             rejection = shaping.Rejection(shaping.INVALID, _description(case))
             allowed = (400, 404)
-        exchange = self._answered(case)
-        if exchange is None:
-            return
-        sent = Sent(exchange, self.target, NEGATIVE, decoded, rejection=rejection, allowed_statuses=allowed,
-                    operation=_operation(case))
-        self.judge(case, sent)
+        return _Planned(case, self.target, NEGATIVE, decoded, rejection, allowed)
 
-    def _answered(self, case: Any) -> Exchange | None:
-        """Send one generated case; None when no usable response came (a timeout, a reset). One
-        unanswered case among many says nothing about the requirements the others judge, so it is
-        noted (the test's requirements stay unjudged by it) instead of erroring them all."""
+    # -- whole tests: generate (at run time, never at collection), send, judge ---------------------
+    def generated(self, kind: str, label: str) -> None:
+        """The fuzzing phase of one operation: hypothesis draws the run's number of examples from
+        the schema for ``kind`` and each is sent and judged; the first failure (shrunk against the
+        embedded server) fails the test."""
+        import hypothesis
+        from schemathesis.generation import GenerationMode
+
+        from . import schema, settings
+
+        s = settings()
+        mode = GenerationMode.NEGATIVE if kind == "negative" else GenerationMode.POSITIVE
+        strategy = schema.operation(kind, label).as_strategy(generation_mode=mode)
+        if kind == "negative":
+            judge = self.negative
+        else:
+            def judge(case: Any) -> None:
+                self.positive(case, stream=kind == "streaming")
+
+        phases = [hypothesis.Phase.generate] + ([hypothesis.Phase.shrink] if s.shrink else [])
+        options = hypothesis.settings(max_examples=s.examples_for(kind), deadline=None, database=None,
+                                      derandomize=s.derandomize and s.seed is None, phases=phases,
+                                      report_multiple_bugs=False,  # one failure, the one the plugin grades
+                                      suppress_health_check=list(hypothesis.HealthCheck))
+
+        @options
+        @hypothesis.given(case=strategy)
+        def examples(case: Any) -> None:
+            judge(case)
+
+        if s.seed is not None:
+            examples = hypothesis.seed(s.seed)(examples)
+        examples()
+
+    def boundaries(self, label: str) -> None:
+        """The coverage phase of one operation: a fixed set of invalid requests, sent concurrently
+        (at most the client's max_in_flight on the wire), then judged in schemathesis' order; the
+        first failing case fails the test. Against a remote target one case per (constraint kind,
+        parameter) is sent, against the embedded server one per constraint (see the suite)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from . import schema
+
+        cases = schema.boundary_cases(label, per_parameter=not self.target.embedded)
+        planned = [p for p in map(self._plan_negative, cases) if p is not None]
+        workers = max(1, min(int(getattr(self.client.settings, "max_in_flight", 1) or 1), len(planned) or 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chatconform-boundaries") as pool:
+            outcomes = list(pool.map(self._try_send, [p.case for p in planned]))
+        for plan, outcome in zip(planned, outcomes):
+            exchange = self._received(plan.case, outcome)
+            if exchange is not None:
+                self.judge(plan.case, plan.sent(exchange))
+
+    def _try_send(self, case: Any) -> Exchange | HarnessProblem:
         try:
             return self.send(case)
-        except HarnessProblem as exc:
-            from ..plugin.grading import note
+        except HarnessProblem as exc:  # noted by the test's own thread (_received)
+            return exc
 
-            self.unanswered += 1
-            if self.unanswered == 1:
-                note(self.item, "request.standard-parameters-accepted" if case.method == "POST" and not
-                     _is_probe(case) else "error.client-error-not-5xx",
-                     f"a generated request got no usable response ({exc.exchange.problem}): "
-                     f"{exc.exchange.curl()[:300]}")
-            return None
+    def _answered(self, case: Any) -> Exchange | None:
+        """Send one generated case; None when no usable response came (a timeout, a reset)."""
+        return self._received(case, self._try_send(case))
+
+    def _received(self, case: Any, outcome: Exchange | HarnessProblem) -> Exchange | None:
+        """One unanswered case among many says nothing about the requirements the others judge, so
+        it is noted (the test's requirements stay unjudged by it) instead of erroring them all."""
+        if not isinstance(outcome, HarnessProblem):
+            return outcome
+        from ..plugin.grading import note
+
+        self.unanswered += 1
+        if self.unanswered == 1:
+            note(self.item, "request.standard-parameters-accepted" if case.method == "POST" and not
+                 _is_probe(case) else "error.client-error-not-5xx",
+                 f"a generated request got no usable response ({outcome.exchange.problem}): "
+                 f"{outcome.exchange.curl()[:300]}")
+        return None
 
     # -- sending -----------------------------------------------------------------------------------
     def send(self, case: Any) -> Exchange:
@@ -213,6 +275,25 @@ class Runner:
                     created=origin[0] if origin else None, created_body=origin[1] if origin else None,
                     query=dict(case.query))
         return sent, to_response(sent.exchange)
+
+
+@dataclass
+class _Planned:
+    """An invalid case shaped and ready to send, with what its answer must be."""
+
+    case: Any
+    target: Target
+    purpose: str
+    decoded: Any
+    rejection: shaping.Rejection | None
+    allowed: tuple[int, ...]
+
+    def sent(self, exchange: Exchange) -> Sent:
+        operation = _operation(self.case)
+        if self.purpose == PROBE:
+            return Sent(exchange, self.target, PROBE, None, operation=operation)
+        return Sent(exchange, self.target, NEGATIVE, self.decoded, rejection=self.rejection,
+                    allowed_statuses=self.allowed, operation=operation)
 
 
 def _decoded(body: Any) -> Any:

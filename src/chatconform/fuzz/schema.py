@@ -9,13 +9,21 @@ and differs in what is generated:
   and required property violated once, plus the Content-Type probes; a fixed set, not sampled,
   so an out-of-range temperature is sent on every run whatever the seed;
 - stateful: the links (create with store, then retrieve it and list its messages).
+
+Nothing here runs at collection: the suites parametrize their tests with `operations(kind)`, read
+from the spec chatconform has already parsed (chatconform.spec, once per process), and a test
+builds its schemathesis schema when it runs (`load`, once per kind and process). schemathesis and
+hypothesis are imported only then.
 """
 
 from __future__ import annotations
 
+import copy
+import re
+from functools import lru_cache
 from typing import Any
 
-from ..paths import specs_dir
+from .. import payloads
 from . import settings
 
 MAX_STEPS = 4  # create, retrieve, list, and one more: stateful scenarios stay short and cheap
@@ -23,6 +31,9 @@ MAX_STEPS = 4  # create, retrieve, list, and one more: stateful scenarios stay s
 CREATE = ("POST", "/chat/completions")
 KINDS = ("positive", "streaming", "negative", "boundaries", "stateful")
 STATEFUL_OPERATIONS = ("createChatCompletion", "getChatCompletion", "getChatCompletionMessages")
+# their only parameter is a free string path id, or they take none: nothing to violate
+NOT_NEGATIVE = ("getChatCompletion", "deleteChatCompletion", "listModels", "retrieveModel")
+METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
 
 # Coverage scenarios kept by `boundaries`: each breaks one documented constraint. Dropped:
 # unexpected properties (request.unknown-parameter is MAY), unexpected methods (no requirement),
@@ -35,6 +46,31 @@ _BOUNDARY_SCENARIOS = frozenset({
 })
 
 
+def _selected(kind: str, operation_id: str, method: str, path: str) -> bool:
+    if kind in ("positive", "streaming", "boundaries"):
+        return (method, path) == CREATE
+    if kind == "negative":
+        return operation_id not in NOT_NEGATIVE
+    # the links run create -> retrieve / messages; the other stored operations and the model
+    # list are judged by their own suites (test_stored_completions, test_models)
+    return operation_id in STATEFUL_OPERATIONS
+
+
+def operations(kind: str) -> list[str]:
+    """The operations ("METHOD /path", schemathesis' labels) a kind of property test covers, in
+    spec order: the parameters of the suites' tests, known without schemathesis."""
+    from .. import spec
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown property-test kind {kind!r}; one of {KINDS}")
+    labels = []
+    for path, item in spec.load_openapi()["paths"].items():
+        for method, op in item.items():
+            if method in METHODS and _selected(kind, op.get("operationId", ""), method.upper(), path):
+                labels.append(f"{method.upper()} {path}")
+    return labels
+
+
 def _config(kind: str) -> Any:
     import schemathesis
 
@@ -42,7 +78,7 @@ def _config(kind: str) -> Any:
     negative = kind in ("negative", "boundaries")
     generation = {
         "mode": "negative" if negative else "positive",
-        "max-examples": s.examples,
+        "max-examples": s.examples_for(kind),
         "deterministic": s.derandomize,
         "with-security-parameters": False,  # the client authenticates; generated keys would only 401
         "allow-extra-parameters": False,  # undeclared parameters are MAY (request.unknown-parameter)
@@ -66,43 +102,109 @@ def _config(kind: str) -> Any:
     return schemathesis.Config.from_dict(data)
 
 
+def _for_valid_requests(document: dict[str, Any]) -> dict[str, Any]:
+    """The spec with the request schema narrowed to what shaping keeps (chatconform.fuzz.shaping):
+    one fixed message (shaping replaces the conversation anyway), at most MAX_TOOLS tools and
+    functions, at most MAX_LOGIT_BIAS logit_bias entries, no parameter shaping always drops. Every value the narrowed schema allows is one the
+    full schema allows, and every kept parameter keeps its whole range; hypothesis no longer spends
+    most of each example drawing conversations that are thrown away (about 4x fewer seconds)."""
+    from . import shaping
+
+    request = document["components"]["schemas"][shaping.REQUEST_SCHEMA]
+    props = request["properties"]
+    for name in (*shaping.NEWER, *shaping.NEVER):
+        props.pop(name, None)
+    props["messages"] = {"type": "array", "minItems": 1, "maxItems": 1, "items": {
+        "type": "object", "required": ["role", "content"], "additionalProperties": False,
+        "properties": {"role": {"const": "user"}, "content": {"const": payloads.ECHO_PROMPT}}}}
+    for name in ("tools", "functions"):
+        if isinstance(props.get(name), dict):
+            props[name]["maxItems"] = min(props[name].get("maxItems", shaping.MAX_TOOLS), shaping.MAX_TOOLS)
+    if isinstance(props.get("logit_bias"), dict):  # maxProperties constrains objects only: null stays
+        props["logit_bias"]["maxProperties"] = shaping.MAX_LOGIT_BIAS
+    return document
+
+
+@lru_cache(maxsize=None)
 def load(kind: str) -> Any:
-    """A schemathesis schema for one kind of property test (see the module docstring)."""
+    """A schemathesis schema for one kind of property test (see the module docstring); built on
+    first use from the spec chatconform already parsed, once per kind and process."""
     import schemathesis
+
+    from .. import spec
 
     if kind not in KINDS:
         raise ValueError(f"unknown property-test kind {kind!r}; one of {KINDS}")
-    schema = schemathesis.openapi.from_path(specs_dir() / "openapi.yaml", config=_config(kind))
+    document = copy.deepcopy(spec.load_openapi())
+    if kind in ("positive", "streaming", "stateful"):
+        document = _for_valid_requests(document)
+    schema = schemathesis.openapi.from_dict(document, config=_config(kind))
     if kind in ("positive", "streaming", "boundaries"):
         schema = schema.include(method=CREATE[0], path=CREATE[1])
     if kind == "negative":
-        # their only parameter is a free string path id, or they take none: nothing to violate
-        schema = schema.exclude(operation_id=["getChatCompletion", "deleteChatCompletion", "listModels",
-                                              "retrieveModel"])
+        schema = schema.exclude(operation_id=list(NOT_NEGATIVE))
     if kind == "stateful":
-        # the links run create -> retrieve / messages; the other stored operations and the model
-        # list are judged by their own suites (test_stored_completions, test_models)
         schema = schema.include(operation_id=list(STATEFUL_OPERATIONS))
-    if kind == "boundaries":
-        schema.hook(_boundary_filter())
     return schema
 
 
-def _boundary_filter() -> Any:
-    first: dict[tuple[str, str], str] = {}  # constraint -> the case kept for it (filters may run twice)
+def operation(kind: str, label: str) -> Any:
+    """The schemathesis APIOperation for one of `operations(kind)`."""
+    for result in load(kind).get_all_operations():
+        op = result.ok()
+        if f"{op.method.upper()} {op.path}" == label:
+            return op
+    raise LookupError(f"specs/openapi.yaml has no operation {label!r} for the {kind} property test")
 
-    def filter_case(context: Any, case: Any) -> bool:
-        data = getattr(getattr(case.meta, "phase", None), "data", None) if case.meta is not None else None
-        scenario = getattr(data, "scenario", None)
-        if scenario is None:
-            return True
-        if str(scenario) not in _BOUNDARY_SCENARIOS:
-            return False
-        location = str(getattr(data, "location", "") or "")
-        if str(scenario) == "incorrect_type" and location.count("/properties/") != 1:
-            return False  # top-level parameters only
-        key = (str(scenario), location or str(getattr(data, "description", "")))
-        # one case per constraint: the variants only repeat the question
-        return first.setdefault(key, case.id) == case.id
 
-    return filter_case
+def _phase_data(case: Any) -> Any:
+    return getattr(getattr(case.meta, "phase", None), "data", None) if case.meta is not None else None
+
+
+def constraint(case: Any) -> tuple[str, str]:
+    """(scenario, where) of a coverage case: the constraint it breaks."""
+    data = _phase_data(case)
+    location = str(getattr(data, "location", "") or "")
+    return str(getattr(data, "scenario", None)), location or str(getattr(data, "description", ""))
+
+
+def parameter(case: Any) -> str:
+    """The top-level request parameter a coverage case breaks ("" for the body as a whole)."""
+    scenario, where = constraint(case)
+    found = re.search(r"/properties/([^/]+)", where)
+    if found:
+        return found.group(1)
+    if scenario == "object_missing_required_property":
+        return "missing " + str(getattr(_phase_data(case), "description", ""))
+    return ""
+
+
+def boundary_cases(label: str = "POST /chat/completions", *, per_parameter: bool = False) -> list[Any]:
+    """The coverage phase's cases for one operation, in schemathesis' order (the Content-Type
+    probes first): one per broken constraint (its variants only repeat the question), or with
+    ``per_parameter`` one per (constraint kind, top-level parameter)."""
+    from schemathesis.generation.drivers import CoverageGenerator
+    from schemathesis.generation.feedback import FeedbackSources
+    from schemathesis.generation.meta import content_type_probes_first
+    from schemathesis.generation.overrides import Override
+
+    op = operation("boundaries", label)
+    generation = load("boundaries").config.generation_for(operation=op, phase="coverage")
+    generator = CoverageGenerator(operation=op, generation_modes=generation.modes, generation_config=generation,
+                                  auth_storage=None, override=Override(), feedback=FeedbackSources(), hooks=None)
+    kept: list[Any] = []
+    seen: set[tuple[str, str]] = set()
+    for case in content_type_probes_first(generator):
+        if getattr(_phase_data(case), "scenario", None) is None:
+            kept.append(case)  # not a coverage scenario: kept as schemathesis made it
+            continue
+        scenario, where = constraint(case)
+        if scenario not in _BOUNDARY_SCENARIOS:
+            continue
+        if scenario == "incorrect_type" and where.count("/properties/") != 1:
+            continue  # top-level parameters only
+        key = (scenario, parameter(case)) if per_parameter else (scenario, where)
+        if key not in seen:
+            seen.add(key)
+            kept.append(case)
+    return kept

@@ -9,19 +9,25 @@ retrieval of a completion created in the scenario is compared with what the crea
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..client import Exchange
 from . import settings
-from .runner import Runner
 from .schema import MAX_STEPS
 
+if TYPE_CHECKING:
+    from ..client import Exchange
+    from .runner import Runner
 
 
-def run(schema: Any, runner: Runner) -> None:
+def run(runner: Runner, schema: Any = None) -> None:
+    """Run the scenarios; ``schema`` defaults to the stateful one (built now, at run time)."""
     import hypothesis
     from schemathesis.generation.stateful import run_state_machine_as_test
 
+    if schema is None:
+        from .schema import load
+
+        schema = load("stateful")
     base = schema.as_state_machine()
 
     class ChatCompletionsWorkflow(base):  # type: ignore[misc, valid-type]
@@ -46,7 +52,7 @@ def run(schema: Any, runner: Runner) -> None:
     s = settings()
     phases = [hypothesis.Phase.generate] + ([hypothesis.Phase.shrink] if s.shrink else [])
     options = hypothesis.settings(
-        max_examples=s.examples,
+        max_examples=s.examples_for("stateful"),
         stateful_step_count=MAX_STEPS,
         deadline=None,
         derandomize=s.derandomize and s.seed is None,
