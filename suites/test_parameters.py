@@ -3,6 +3,14 @@
 Every case changes one thing in the minimal request (payloads.minimal), so each verdict is about
 exactly one parameter; together they form the per-parameter support table printed at the end of
 the run. The tables below are the whole test plan: one test per row.
+
+Values that should be accepted (and the newer parameters, which may be honoured) only ask
+"accepted?", so the cases that will run are sent several to a request: values of different
+parameters, compatible ones only (payloads.parameters.groups: no key set twice, nothing a legal
+server may refuse together, a stream alone). A combined request that is not cleanly answered 2xx
+is split in two and each half sent, down to one case per request, so a refusal is only ever
+judged on a request holding that one value: grouping saves billed completions, never fails a
+legal server. Invalid values are refused for free, and each still has a request of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from chatconform.checks import errors, parameters
 from chatconform.checks.capabilities import unsupported_if_rejected
 from chatconform.checks.common import judged, require_success
 from chatconform.checks.parameters import is_success, verdict
-from chatconform.payloads.parameters import Case, make_case
+from chatconform.payloads.parameters import Case, combined_body, groups, make_case
 from chatconform.failures import Unsupported
 
 requirement = pytest.mark.requirement
@@ -191,6 +199,45 @@ def exchange_for(client, target, shared):
     return get
 
 
+def _clean(exchange) -> bool:
+    return is_success(exchange) and exchange.problem is None
+
+
+@pytest.fixture
+def grouped_exchange(request, client, target, shared, exchange_for):
+    """grouped_exchange(case): the exchange that answers an accepted (or newer) case: a combined
+    request shared with the other cases of its group when that one was cleanly accepted, else the
+    exchange of the half holding the case, and so on down to the case's own request."""
+    from chatconform.plugin.concurrency import will_run
+
+    def planned(function: str) -> list[Case]:
+        cases = []
+        for item in request.session.items:
+            callspec = getattr(item, "callspec", None)
+            if (getattr(item, "originalname", None) == function and item.module is request.module
+                    and callspec is not None and will_run(item, target)):
+                cases.append(callspec.params["case"])
+        return cases
+
+    def settle(cases: list[Case], case: Case):
+        if len(cases) == 1:
+            return exchange_for(case)
+        body = combined_body(cases, target.model)
+        exchange = shared("parameters:" + json.dumps(body, sort_keys=True), lambda: client.chat(body))
+        if _clean(exchange) or not exchange.attempts:  # accepted, or not sent at all (a limit): no split
+            return exchange
+        half = len(cases) // 2
+        return settle(cases[:half] if case in cases[:half] else cases[half:], case)
+
+    def get(case: Case, function: str):
+        for group in groups(planned(function)):
+            if case in group:
+                return settle(group, case)
+        return exchange_for(case)
+
+    return get
+
+
 def _raise_if_capability_missing(case: Case, exchange_for) -> None:
     """A refused value of an optional capability is "unsupported" only if a plain value of the same
     parameter is refused too; otherwise the refusal is about the value (an exclusive bound, a
@@ -203,8 +250,8 @@ def _raise_if_capability_missing(case: Case, exchange_for) -> None:
 
 
 @pytest.mark.parametrize("case", _params(ACCEPTED))
-def test_valid_value_is_accepted(case, exchange_for, record):
-    exchange = exchange_for(case)
+def test_valid_value_is_accepted(case, exchange_for, grouped_exchange, record):
+    exchange = grouped_exchange(case, "test_valid_value_is_accepted")
     found = verdict(exchange)
     try:
         if case.capability and not is_success(exchange):
@@ -239,8 +286,8 @@ def test_refusal_names_the_parameter(case, exchange_for):
 
 
 @pytest.mark.parametrize("case", _params(NEWER))
-def test_newer_parameter_is_honoured_or_refused_by_name(case, exchange_for, record):
-    exchange = exchange_for(case)
+def test_newer_parameter_is_honoured_or_refused_by_name(case, grouped_exchange, record):
+    exchange = grouped_exchange(case, "test_newer_parameter_is_honoured_or_refused_by_name")
     found = verdict(exchange)
     record.support(case.parameter, case.label, found)
     record.info(case.requirement, f"{case.id}: {found}")

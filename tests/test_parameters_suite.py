@@ -141,3 +141,48 @@ def test_stream_options_without_stream_ignored_is_fine_and_a_500_is_not():
     assert ignored.verdict_of("request.stream-options-without-stream") == "pass", ignored.summary()
     broken = run_suite(SUITE, against=_stream_options_without_stream(crash), args=select)
     assert broken.verdict_of("request.stream-options-without-stream") == "warning", broken.summary()
+
+
+def test_accepted_values_share_requests_and_a_refused_combination_fails_nothing():
+    """Valid values of different parameters go several to a request; a server that legally refuses
+    two parameters together (here any request with both user and tools) gets each half, and then
+    each value, on its own: every case is still judged on a request it was accepted in, and no
+    test fails."""
+    proxy = reference_proxy()
+    bodies = []
+
+    def handle(req: Request) -> Reply:
+        body = req.json()
+        if req.method == "POST" and isinstance(body, dict):
+            bodies.append(body)
+            if body.get("user") is not None and body.get("tools"):
+                return _refusal(400, "user cannot be combined with tools on this model.", "user")
+        return proxy(req)
+
+    run = run_suite(SUITE, against=handle, args=("-k", ACCEPTED, "-vv"))
+    run.assert_clean()
+    accepted = [t for t in run.tests if ACCEPTED in t.nodeid]
+    assert accepted and all(t.outcome == "passed" for t in accepted if "stream" not in t.nodeid), run.summary()
+    # far fewer requests than cases (39), though the refused combination was split
+    sent = [b for b in bodies if b.get("max_completion_tokens") == 4]
+    assert len(sent) < len(accepted) // 2, (len(sent), len(accepted))
+    assert any(b.get("user") is not None and b.get("tools") for b in sent)  # the combination was tried
+    # each case's support row is still recorded
+    table = run.output.split("per-parameter support:", 1)[1]
+    for row in (r"user\s+\"chatconform-user\"\s+accepted", r"tools\s+128-functions\s+accepted", r"temperature\s+2\s+accepted"):
+        assert re.search(row, table), f"no support row /{row}/ in\n{table}"
+
+
+def test_temperature_and_top_p_are_never_in_one_request():
+    from chatconform.payloads.parameters import groups, combined_body
+    import importlib.util
+    import pathlib
+
+    spec = importlib.util.spec_from_file_location("tp", pathlib.Path(__file__).parents[1] / SUITE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for group in groups(module.ACCEPTED + module.NEWER):
+        body = combined_body(group, "m")
+        assert not (body.get("temperature") is not None and body.get("top_p") is not None), [c.id for c in group]
+        assert len({c.parameter for c in group}) == len(group)  # at most one value per parameter
+        assert len(group) == 1 or "stream" not in body

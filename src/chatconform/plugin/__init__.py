@@ -7,6 +7,7 @@ value, not a test path. Each concern is a module of its own, each a pytest plugi
 - ``markers``: ``requirement`` / ``capability`` markers, unknown IDs, ``-k`` by requirement ID;
 - ``session``: the target, the client and the exchanges each test relied on;
 - ``budget``: ``--concurrency`` and the run's limits (requests, billed completions, tokens, deadline);
+- ``order``: under a budget, the core suites first, the parameter sweeps and generated tests last;
 - ``concurrency``: the session memo, shared exchanges sent ahead of their tests, xdist groups;
 - ``preflight``: one cheap exchange before the first test; an outage ends the run in one line;
 - ``embedded``: the reference server started for a run without ``--base-url``;
@@ -27,6 +28,7 @@ pytest_plugins = [
     "chatconform.plugin.markers",
     "chatconform.plugin.session",
     "chatconform.plugin.budget",
+    "chatconform.plugin.order",
     "chatconform.plugin.concurrency",
     "chatconform.plugin.worker_share",
     "chatconform.plugin.preflight",

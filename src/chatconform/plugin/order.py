@@ -1,0 +1,66 @@
+"""The order tests run in when the run has a budget: what matters most is judged first.
+
+A budget (``--max-requests``, ``--max-billed``, ``--max-tokens``; on by default against
+``--base-url``) can run out before the last test; the tests after that point are NOT JUDGED.
+Files run alphabetically by default, which would leave the core suites starting with ``s``
+(sdk, seed, stateful, stored, streaming, tools) to the end. So, only when a budget is in force,
+the collected tests are sorted, stably, into three tiers; within a tier they keep pytest's order:
+
+====  ==================================================================================
+tier  tests
+====  ==================================================================================
+0     everything not below: one or a few exchanges each, the core requirements
+1     the broad sweeps of ``test_parameters.py``: one row per parameter value
+      (``test_valid_value_is_accepted``, ``test_invalid_value_is_refused_with_400``,
+      ``test_refusal_names_the_parameter``, ``test_newer_parameter_is_honoured_or_refused_by_name``)
+2     the generated tests: ``test_stateful.py``, ``test_property_based.py``
+====  ==================================================================================
+
+Without a budget (the embedded reference server, or every limit at 0) the order is pytest's.
+The sort is deterministic, so every xdist worker collects the same order.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import budget
+
+SWEEPS = {
+    "test_parameters.py": ("test_valid_value_is_accepted", "test_invalid_value_is_refused_with_400",
+                           "test_refusal_names_the_parameter", "test_newer_parameter_is_honoured_or_refused_by_name"),
+}
+GENERATED = ("test_stateful.py", "test_property_based.py")
+LIMITS = ("max_requests", "max_billed", "max_tokens")
+
+
+def tier(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    file = path.rsplit("/", 1)[-1]
+    if file in GENERATED:
+        return 2
+    function = getattr(item, "originalname", None) or item.name.split("[", 1)[0]
+    if function in SWEEPS.get(file, ()):
+        return 1
+    return 0
+
+
+def budgeted(config: pytest.Config) -> bool:
+    """Whether a limit that can run out before the last test is in force."""
+    from .session import configured_target
+
+    try:
+        embedded = configured_target(config).embedded
+    except pytest.UsageError:
+        return False  # reported once elsewhere
+    found = budget.limits(config, embedded)
+    return any(found[name] is not None for name in LIMITS)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if len(items) < 2 or not budgeted(config):
+        return
+    ranked = sorted(range(len(items)), key=lambda i: (tier(items[i]), i))
+    if ranked != list(range(len(items))):
+        items[:] = [items[i] for i in ranked]
