@@ -24,6 +24,13 @@ def completion(client: Client, target: Target, session) -> Exchange:
 
 
 @prefetchable
+def baseline(client: Client, target: Target) -> Exchange:
+    """The deterministic baseline (temperature 0, a seed): what the responses and streaming suites
+    change one parameter of, and compare a stream with."""
+    return client.chat(payloads.baseline(target.model))
+
+
+@prefetchable
 def stream(client: Client, target: Target) -> Exchange:
     """The same request streamed, without stream_options."""
     return client.chat(payloads.streamed(target.model))

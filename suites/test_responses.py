@@ -17,12 +17,6 @@ requirement = pytest.mark.requirement
 
 
 @pytest.fixture
-def baseline(client, target, shared):
-    """The deterministic baseline, shared with the streaming suite."""
-    return shared("baseline", lambda: client.chat(payloads.baseline(target.model)))
-
-
-@pytest.fixture
 def capped(client, target, shared, baseline):
     """(the baseline with only the token cap changed, to fewer tokens than its reply took; the cap),
     or (None, None) when no cap can cut the baseline's reply."""

@@ -10,31 +10,32 @@ import pytest
 
 from chatconform import payloads
 from chatconform.checks import streaming
+from chatconform.plugin.concurrency import prefetchable
 
 requirement = pytest.mark.requirement
 N = 2
 
 
-@pytest.fixture
-def baseline(client, target, shared):
-    """The deterministic baseline, shared with the responses suite."""
-    return shared("baseline", lambda: client.chat(payloads.baseline(target.model)))
+@prefetchable
+def baseline_stream(client, target):
+    """The deterministic baseline (conftest's ``baseline``) streamed."""
+    return client.chat(payloads.baseline_streamed(target.model))
 
 
-@pytest.fixture
-def baseline_stream(client, target, shared):
-    return shared("baseline.stream", lambda: client.chat(payloads.baseline_streamed(target.model)))
+@prefetchable
+def baseline_stream_with_usage(client, target):
+    return client.chat(payloads.baseline_streamed(target.model, include_usage=True))
 
 
-@pytest.fixture
-def baseline_stream_with_usage(client, target, shared):
-    return shared("baseline.stream.usage",
-                  lambda: client.chat(payloads.baseline_streamed(target.model, include_usage=True)))
+@prefetchable
+def n_stream(client, target):
+    return client.chat(payloads.streamed(target.model, n=N, max_completion_tokens=8))
 
 
-@pytest.fixture
-def n_stream(client, target, shared):
-    return shared("stream.n", lambda: client.chat(payloads.streamed(target.model, n=N, max_completion_tokens=8)))
+@prefetchable
+def invalid_stream(client, target):
+    """A streamed request with temperature 3: refused with an HTTP error, or an error inside the stream."""
+    return client.chat(payloads.streamed(target.model, temperature=3))
 
 
 @requirement("stream.content-type")
@@ -181,15 +182,13 @@ def test_empty_choices_only_on_the_usage_chunk(stream):
 
 
 @requirement("stream.invalid-request-http-error")
-def test_invalid_streaming_request_gets_an_http_error(client, target, shared):
-    exchange = shared("stream-invalid", lambda: client.chat(payloads.streamed(target.model, temperature=3)))
-    streaming.invalid_request_http_error(exchange)
+def test_invalid_streaming_request_gets_an_http_error(invalid_stream):
+    streaming.invalid_request_http_error(invalid_stream)
 
 
 @requirement("stream.in-band-error-recognisable")
-def test_an_error_inside_a_stream_is_recognisable(client, target, shared):
+def test_an_error_inside_a_stream_is_recognisable(invalid_stream):
     """Judged where a server reports an error inside a 200 stream (llama.cpp, TGI and OpenRouter do,
     for a request they cannot serve); a server that refuses it with an HTTP error gives nothing to
     judge here (that is stream.invalid-request-http-error's verdict)."""
-    exchange = shared("stream-invalid", lambda: client.chat(payloads.streamed(target.model, temperature=3)))
-    streaming.in_band_error_recognisable(exchange)
+    streaming.in_band_error_recognisable(invalid_stream)

@@ -223,9 +223,13 @@ def needs(item: pytest.Item) -> list[str]:
     names = getattr(item, "fixturenames", ())
     keys = [f"fixture:{name}" for name in names if name in PREFETCHABLE]
     keys += [declared_key(key) for mark in item.iter_markers("exchange") for key in mark.args if key in DECLARED]
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    if any(f in names for f in ERROR_CASE_FIXTURES) and isinstance(params.get("name"), str):
-        keys.append(f"error-case:{params['name']}")
+    # a parameter ``name`` that the test resolves by name: a conftest exchange, or an error case
+    name = getattr(getattr(item, "callspec", None), "params", {}).get("name")
+    if isinstance(name, str):
+        if name in PREFETCHABLE and "success" in names:
+            keys.append(f"fixture:{name}")
+        if any(f in names for f in (*ERROR_CASE_FIXTURES, "cases")):
+            keys.append(f"error-case:{name}")
     return keys
 
 
