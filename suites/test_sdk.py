@@ -115,11 +115,77 @@ def _create(sdk, req, where="client.chat.completions.create()", unsupported=(), 
         return sdk.completions.create(**body)
 
 
+# -- one call, several aspects -------------------------------------------------------------------
+# create() parsing, n, logprobs and the raw response's request id are aspects of one call, so they
+# share one: with_raw_response.create() with n=2 and logprobs added when those tests will run. A
+# test whose aspect does not pass on the shared call (it raised, or the check failed) is judged
+# again on a call of its own, with only its own parameter: a failure is never caused by another
+# test's parameter.
+SHARED_TESTS = {"test_n_gives_that_many_choices": {"n": 2},
+                "test_logprobs_come_typed": {"logprobs": True, "top_logprobs": fp.TOP_LOGPROBS}}
+
+
+def _shared_params(request, target) -> dict:
+    from chatconform.plugin.concurrency import will_run
+
+    params: dict = {}
+    for item in request.session.items:
+        extra = SHARED_TESTS.get(getattr(item, "originalname", None) or "")
+        if extra and item.module is request.module and will_run(item, target):
+            params.update(extra)
+    return params
+
+
+@pytest.fixture
+def shared_call(request, sdk, shared, pytestconfig):
+    """judge(raw) on the session's shared raw create() call (the exchange attached to this test too),
+    falling back to judge(raw) on ``own()`` (a raw call of this test's own) when it does not pass."""
+    from chatconform.plugin.session import state
+
+    params = _shared_params(request, sdk.target)
+    body = {"model": sdk.target.model, "messages": ECHO, "max_completion_tokens": 8, **params}
+    key = "sdk.shared-raw:" + ",".join(sorted(params))
+
+    def made():
+        outcome = outcome_of(lambda: sdk.completions.with_raw_response.create(**body), sdk.recorder)
+        return outcome, sdk.recorder.last
+
+    def run(judge, own):
+        outcome, exchange = shared(key, made)
+        if not isinstance(outcome, Exception):
+            if exchange is not None:
+                state(pytestconfig).used(exchange)  # the evidence of this test too
+                sdk.recorder.exchanges.append(exchange)  # what a failure names (recorder.last)
+            try:
+                return judge(outcome)
+            except ConformanceFailure:
+                if not params:  # the shared call was this test's own request already
+                    raise
+        return judge(own())
+
+    return run
+
+
+def _raw(sdk, req, where, unsupported=(), **params):
+    body = {"model": sdk.target.model, "messages": ECHO, "max_completion_tokens": 8, **params}
+    with sdk.call(req, "a raw response", where, unsupported=unsupported):
+        return sdk.completions.with_raw_response.create(**body)
+
+
+def _parsed(sdk, raw, req, where):
+    with sdk.call(req, "a ChatCompletion", where):
+        return raw.parse()
+
+
 # -- create and stream ------------------------------------------------------------------------
 @requirement("sdk.create-parses")
-def test_create_returns_a_chat_completion(sdk):
-    completion = _create(sdk, "sdk.create-parses")
-    checks.completion_readable(completion, sdk.recorder)
+def test_create_returns_a_chat_completion(sdk, shared_call):
+    where = "client.chat.completions.with_raw_response.create().parse()"
+
+    def judge(raw):
+        checks.completion_readable(_parsed(sdk, raw, "sdk.create-parses", where), sdk.recorder, where)
+
+    shared_call(judge, lambda: _raw(sdk, "sdk.create-parses", where))
 
 
 @requirement("sdk.stream-iterator-consumes")
@@ -236,31 +302,41 @@ def test_parse_returns_tool_arguments_as_the_pydantic_model(sdk):
 # -- n, logprobs, headers ---------------------------------------------------------------------
 @requirement("sdk.n-choices")
 @capability("n")
-def test_n_gives_that_many_choices(sdk):
-    completion = _create(sdk, "sdk.n-choices", "client.chat.completions.create(n=2)", unsupported=(("n", "n"),),
-                         n=2, max_completion_tokens=8)
-    checks.n_choices(completion, 2, sdk.recorder, "client.chat.completions.create(n=2)")
+def test_n_gives_that_many_choices(sdk, shared_call):
+    where = "client.chat.completions.create(n=2)"
+
+    def judge(raw):
+        checks.n_choices(_parsed(sdk, raw, "sdk.n-choices", where), 2, sdk.recorder, where)
+
+    shared_call(judge, lambda: _raw(sdk, "sdk.n-choices", where, unsupported=(("n", "n"),), n=2))
 
 
 @requirement("sdk.logprobs-typed")
 @capability("logprobs")
-def test_logprobs_come_typed(sdk):
+def test_logprobs_come_typed(sdk, shared_call):
     where = "client.chat.completions.create(logprobs=True, top_logprobs=2)"
-    completion = _create(sdk, "sdk.logprobs-typed", where,
-                         unsupported=(("logprobs", "logprobs"), ("logprobs", "top_logprobs")),
-                         logprobs=True, top_logprobs=fp.TOP_LOGPROBS, max_completion_tokens=8)
-    with sdk.call("sdk.logprobs-typed", "choices[0].logprobs.content", where):
-        checks.logprobs_typed(completion, fp.TOP_LOGPROBS, sdk.recorder, where)
+
+    def judge(raw):
+        completion = _parsed(sdk, raw, "sdk.logprobs-typed", where)
+        with sdk.call("sdk.logprobs-typed", "choices[0].logprobs.content", where):
+            checks.logprobs_typed(completion, fp.TOP_LOGPROBS, sdk.recorder, where)
+
+    shared_call(judge, lambda: _raw(sdk, "sdk.logprobs-typed", where,
+                                    unsupported=(("logprobs", "logprobs"), ("logprobs", "top_logprobs")),
+                                    logprobs=True, top_logprobs=fp.TOP_LOGPROBS))
 
 
 @requirement("sdk.raw-response-headers")
 @capability("request_id")
-def test_the_raw_response_exposes_the_request_id(sdk):
+def test_the_raw_response_exposes_the_request_id(sdk, shared_call):
     where = "client.chat.completions.with_raw_response.create()"
-    with sdk.call("sdk.raw-response-headers", "a raw response whose parse() is the ChatCompletion", where):
-        raw = sdk.completions.with_raw_response.create(model=sdk.target.model, messages=ECHO, max_completion_tokens=8)
-        header = getattr(sdk.target.profile, "request_id_header", None) or "x-request-id"
-        checks.raw_request_id(raw, sdk.recorder, where, header)
+    header = getattr(sdk.target.profile, "request_id_header", None) or "x-request-id"
+
+    def judge(raw):
+        with sdk.call("sdk.raw-response-headers", "a raw response whose parse() is the ChatCompletion", where):
+            checks.raw_request_id(raw, sdk.recorder, where, header)
+
+    shared_call(judge, lambda: _raw(sdk, "sdk.raw-response-headers", where))
 
 
 # -- stored completions ------------------------------------------------------------------------
