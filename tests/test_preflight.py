@@ -54,6 +54,10 @@ def _unknown_model(req):
                                  "param": "model", "code": "model_not_found"}}, status=404)
 
 
+def _reset(req):
+    return Reply(headers={"Content-Type": "application/json"}, steps=[b'{"id": "chatcmpl-1", "obj', "reset"])
+
+
 def _outage(run, cause: str, tmp_path):
     assert run.returncode == EXIT_CODES[cause], run.output
     assert len(run.output.splitlines()) < 40, run.output
@@ -83,7 +87,8 @@ def test_closed_port_is_unreachable_within_seconds_for_the_whole_suite(tmp_path)
     (_wrong_key, "key_rejected", "401"),
     (_not_found, "wrong_path", "404"),
     (_unknown_model, "unknown_model", "fake-model"),
-], ids=["html", "wrong-key", "wrong-path", "unknown-model"])
+    (_reset, "answer_broken", "broke off"),
+], ids=["html", "wrong-key", "wrong-path", "unknown-model", "reset"])
 def test_each_outage_has_its_line_and_code(tmp_path, handler, cause, words):
     fake = FakeServer(handler)
     with fake as url:

@@ -47,6 +47,7 @@ EXIT_CODES = {
     "wrong_path": 13,
     "unknown_model": 14,
     "missing_header": 15,
+    "answer_broken": 16,
 }
 OUTCOME: pytest.StashKey[Outcome] = pytest.StashKey()
 CONNECT_TIMEOUT = 5.0  # a black-holed host should cost seconds, not the client's 10 s default
@@ -142,6 +143,11 @@ def _judge_completion(target: Target, e: Exchange) -> Outcome:
     url, status = e.url, e.status
     if status is None:
         return _unreachable(target, e)
+    if e.problem is not None:  # a status line, then the answer broke off: every test would say the same
+        return Outcome("answer_broken", f"POST {url} answered HTTP {status}, then the answer broke off: "
+                       f"{_one_line(e.problem)} ({len(e.body)} bytes read).",
+                       "the target cuts, stalls or overfills even the smallest completion: check the server "
+                       "(or a proxy in front of it) with the curl line of one request.", url=url, http_status=status)
     body = _json(e)
     if body is None and (_looks_like_html(e) or 200 <= status < 300 or status in (405, 501)):
         return Outcome("not_an_api",
