@@ -5,6 +5,7 @@ the requirement the fault breaks. Two faults share a run where they hit differen
 """
 
 import json
+from collections import Counter
 
 from tests.fakes import FakeServer, Reply, Request, json_reply, reference_proxy
 from tests.harness import API_KEY, run_suite
@@ -84,7 +85,9 @@ def test_the_same_seed_sends_the_same_requests_and_a_faithful_server_passes():
         assert run.returncode == 0 and not run.failed, run.summary()
         sent.append([(r.method, r.path, r.body) for r in server.requests])
     assert len(sent[0]) > 20, "too few requests to say anything about reproducibility"
-    assert sent[0] == sent[1]
+    # the boundary cases go out several at a time, so their order on the wire may differ: the same
+    # requests, as many times each
+    assert Counter(sent[0]) == Counter(sent[1])
 
 
 def test_one_unanswered_generated_request_does_not_error_the_whole_property_test():

@@ -22,7 +22,7 @@ import pytest
 # remote vendor bills every accepted example, so its default is a smoke-sized sample, and smaller
 # still for the kinds whose examples are valid requests (each one a billed completion): the
 # positive and streamed tests and the stateful scenarios. Invalid requests are refused unbilled.
-EMBEDDED_EXAMPLES = 30
+EMBEDDED_EXAMPLES = 10
 REMOTE_EXAMPLES = 5
 REMOTE_BILLED_EXAMPLES = 3
 BILLED_KINDS = ("positive", "streaming", "stateful")

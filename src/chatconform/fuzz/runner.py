@@ -118,13 +118,11 @@ class Runner:
         the schema for ``kind`` and each is sent and judged; the first failure (shrunk against the
         embedded server) fails the test."""
         import hypothesis
-        from schemathesis.generation import GenerationMode
 
         from . import schema, settings
 
         s = settings()
-        mode = GenerationMode.NEGATIVE if kind == "negative" else GenerationMode.POSITIVE
-        strategy = schema.operation(kind, label).as_strategy(generation_mode=mode)
+        strategy = schema.strategy(kind, label)
         if kind == "negative":
             judge = self.negative
         else:
@@ -155,15 +153,19 @@ class Runner:
 
         from . import schema
 
-        cases = schema.boundary_cases(label, per_parameter=not self.target.embedded)
-        planned = [p for p in map(self._plan_negative, cases) if p is not None]
-        workers = max(1, min(int(getattr(self.client.settings, "max_in_flight", 1) or 1), len(planned) or 1))
+        workers = max(1, int(getattr(self.client.settings, "max_in_flight", 1) or 1))
+        sending = []
+        # each case goes out as soon as it is shaped: the wire and the server work while the rest
+        # are generated and shaped; the pool never has more than max_in_flight of them in flight
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chatconform-boundaries") as pool:
-            outcomes = list(pool.map(self._try_send, [p.case for p in planned]))
-        for plan, outcome in zip(planned, outcomes):
-            exchange = self._received(plan.case, outcome)
-            if exchange is not None:
-                self.judge(plan.case, plan.sent(exchange))
+            for case in schema.boundary_cases(label, per_parameter=not self.target.embedded):
+                plan = self._plan_negative(case)
+                if plan is not None:
+                    sending.append((plan, pool.submit(self._try_send, plan.case)))
+            for plan, future in sending:
+                exchange = self._received(plan.case, future.result())
+                if exchange is not None:
+                    self.judge(plan.case, plan.sent(exchange))
 
     def _try_send(self, case: Any) -> Exchange | HarnessProblem:
         try:

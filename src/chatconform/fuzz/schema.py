@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -71,14 +72,19 @@ def operations(kind: str) -> list[str]:
     return labels
 
 
-def _config(kind: str) -> Any:
+VALID_KINDS = ("positive", "streaming", "stateful")  # generate valid requests, from the narrowed spec
+
+
+def _config(valid: bool) -> Any:
+    """One configuration per family of kinds. The runner drives hypothesis itself (examples,
+    seed, derandomization, shrinking: chatconform.fuzz.settings), so what is left here is what
+    schemathesis reads while generating."""
     import schemathesis
 
     s = settings()
-    negative = kind in ("negative", "boundaries")
     generation = {
-        "mode": "negative" if negative else "positive",
-        "max-examples": s.examples_for(kind),
+        "mode": "positive" if valid else "negative",
+        "max-examples": s.examples,
         "deterministic": s.derandomize,
         "with-security-parameters": False,  # the client authenticates; generated keys would only 401
         "allow-extra-parameters": False,  # undeclared parameters are MAY (request.unknown-parameter)
@@ -92,9 +98,9 @@ def _config(kind: str) -> Any:
         "suppress-health-check": ["all"],  # every example is a network call: "too slow" is expected
         "phases": {
             "examples": {"enabled": False},
-            "coverage": {"enabled": kind == "boundaries", "unexpected-methods": []},
-            "fuzzing": {"enabled": kind != "boundaries"},
-            "stateful": {"enabled": kind == "stateful", "max-steps": MAX_STEPS},
+            "coverage": {"enabled": not valid, "unexpected-methods": []},
+            "fuzzing": {"enabled": True},
+            "stateful": {"enabled": valid, "max-steps": MAX_STEPS},
         },
     }
     if s.seed is not None:
@@ -126,19 +132,26 @@ def _for_valid_requests(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=None)
-def load(kind: str) -> Any:
-    """A schemathesis schema for one kind of property test (see the module docstring); built on
-    first use from the spec chatconform already parsed, once per kind and process."""
+def _family(valid: bool) -> Any:
+    """The whole spec as schemathesis sees it, once per process for each family of kinds: the
+    narrowed request schema for valid requests, the full one for invalid ones."""
     import schemathesis
 
     from .. import spec
 
+    document = copy.deepcopy(spec.load_openapi())
+    if valid:
+        document = _for_valid_requests(document)
+    return schemathesis.openapi.from_dict(document, config=_config(valid))
+
+
+@lru_cache(maxsize=None)
+def load(kind: str) -> Any:
+    """A schemathesis schema for one kind of property test (see the module docstring); built on
+    first use, never at collection."""
     if kind not in KINDS:
         raise ValueError(f"unknown property-test kind {kind!r}; one of {KINDS}")
-    document = copy.deepcopy(spec.load_openapi())
-    if kind in ("positive", "streaming", "stateful"):
-        document = _for_valid_requests(document)
-    schema = schemathesis.openapi.from_dict(document, config=_config(kind))
+    schema = _family(kind in VALID_KINDS)
     if kind in ("positive", "streaming", "boundaries"):
         schema = schema.include(method=CREATE[0], path=CREATE[1])
     if kind == "negative":
@@ -155,6 +168,23 @@ def operation(kind: str, label: str) -> Any:
         if f"{op.method.upper()} {op.path}" == label:
             return op
     raise LookupError(f"specs/openapi.yaml has no operation {label!r} for the {kind} property test")
+
+
+@lru_cache(maxsize=None)
+def _strategy(valid: bool, label: str) -> Any:
+    from schemathesis.generation import GenerationMode
+
+    mode = GenerationMode.POSITIVE if valid else GenerationMode.NEGATIVE
+    return operation("positive" if valid else "negative", label).as_strategy(generation_mode=mode)
+
+
+def strategy(kind: str, label: str) -> Any:
+    """The hypothesis strategy drawing cases of one operation for the fuzzing phase: one object
+    per family and operation, so the positive and streamed tests share its warm-up (hypothesis
+    compiles a strategy for a schema this size on its first draws, a second or so)."""
+    if kind not in ("positive", "streaming", "negative"):
+        raise ValueError(f"{kind!r} is not a fuzzing kind")
+    return _strategy(kind != "negative", label)
 
 
 def _phase_data(case: Any) -> Any:
@@ -179,24 +209,29 @@ def parameter(case: Any) -> str:
     return ""
 
 
-def boundary_cases(label: str = "POST /chat/completions", *, per_parameter: bool = False) -> list[Any]:
-    """The coverage phase's cases for one operation, in schemathesis' order (the Content-Type
-    probes first): one per broken constraint (its variants only repeat the question), or with
-    ``per_parameter`` one per (constraint kind, top-level parameter)."""
+def boundary_cases(label: str = "POST /chat/completions", *, per_parameter: bool = False) -> Iterator[Any]:
+    """The coverage phase's cases for one operation, as schemathesis generates them (the
+    Content-Type probes last, so a failure every request triggers is reported by an ordinary
+    request): one per broken constraint (its variants only repeat the question), or with
+    ``per_parameter`` one per (constraint kind, top-level parameter). A generator: the first
+    cases can be sent while the others are generated."""
     from schemathesis.generation.drivers import CoverageGenerator
     from schemathesis.generation.feedback import FeedbackSources
-    from schemathesis.generation.meta import content_type_probes_first
+    from schemathesis.generation.meta import CONTENT_TYPE_PROBES, coverage_scenario
     from schemathesis.generation.overrides import Override
 
     op = operation("boundaries", label)
     generation = load("boundaries").config.generation_for(operation=op, phase="coverage")
     generator = CoverageGenerator(operation=op, generation_modes=generation.modes, generation_config=generation,
                                   auth_storage=None, override=Override(), feedback=FeedbackSources(), hooks=None)
-    kept: list[Any] = []
     seen: set[tuple[str, str]] = set()
-    for case in content_type_probes_first(generator):
+    probes: list[Any] = []
+    for case in generator:
+        if coverage_scenario(case) in CONTENT_TYPE_PROBES:
+            probes.append(case)
+            continue
         if getattr(_phase_data(case), "scenario", None) is None:
-            kept.append(case)  # not a coverage scenario: kept as schemathesis made it
+            yield case  # not a coverage scenario: kept as schemathesis made it
             continue
         scenario, where = constraint(case)
         if scenario not in _BOUNDARY_SCENARIOS:
@@ -206,5 +241,5 @@ def boundary_cases(label: str = "POST /chat/completions", *, per_parameter: bool
         key = (scenario, parameter(case)) if per_parameter else (scenario, where)
         if key not in seen:
             seen.add(key)
-            kept.append(case)
-    return kept
+            yield case
+    yield from probes
