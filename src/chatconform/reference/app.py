@@ -31,6 +31,7 @@ from chatconform.profiles import load_profile
 from chatconform.reference import emulation
 from chatconform.reference.auth import authenticate, check_permission
 from chatconform.reference.completion import completion_body, stream_chunks
+from chatconform.reference.direct import DirectRoute
 from chatconform.reference.config import ServerConfig
 from chatconform.reference.errors import APIError, invalid_request
 from chatconform.reference.generator import check_context, generate
@@ -69,13 +70,13 @@ class ResponseHeaders:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = MutableHeaders(scope=message)
-                headers["x-request-id"] = request_id
+                added = {"x-request-id": request_id}
                 if self.request_id_header != "x-request-id":
-                    headers[self.request_id_header] = request_id  # Azure's apim-request-id as well
-                for name, value in self.limiter.headers(state.get(_STATE_KEY)).items():
-                    headers[name] = value
-                self.faults.headers(headers, message["status"])
+                    added[self.request_id_header] = request_id  # Azure's apim-request-id as well
+                added.update(self.limiter.headers(state.get(_STATE_KEY)))
+                _set_headers(message, added)
+                if self.faults:
+                    self.faults.headers(MutableHeaders(scope=message), message["status"])
             await send(message)
 
         try:
@@ -89,6 +90,24 @@ class ResponseHeaders:
             if self.error_types:
                 error.types = self.error_types
             await self.faults.error_response(error)(scope, receive, send_with_headers)
+
+
+def _set_headers(message: Message, headers: dict[str, str]) -> None:
+    """MutableHeaders(scope=message)[name] = value for each, in order: a header already there is
+    replaced in place (its duplicates dropped), a new one appended. The response's own headers
+    rarely overlap these, so most names are appended without rescanning the list each time."""
+    raw = message["headers"] = list(message.get("headers", ()))
+    present = {name for name, _ in raw}
+    for name, value in headers.items():
+        key, encoded = name.lower().encode("latin-1"), value.encode("latin-1")
+        if key not in present:
+            raw.append((key, encoded))
+            present.add(key)
+            continue
+        found = [i for i, (item, _) in enumerate(raw) if item == key]
+        for i in reversed(found[1:]):
+            del raw[i]
+        raw[found[0]] = (key, encoded)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -125,12 +144,15 @@ def _has_lone_surrogate(value: object) -> bool:
 
 def _parse_json(raw: bytes) -> object:
     try:
-        parsed = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        text = raw.decode("utf-8")
+        parsed = json.loads(text, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError):
         raise invalid_request("We could not parse the JSON body of your request. The body must be valid "
                               "JSON (UTF-8).", None, "invalid_json") from None
-    # "\ud800" is legal JSON syntax but no Unicode text; echoing it back could not be encoded
-    if _has_lone_surrogate(parsed):
+    # "\ud800" is legal JSON syntax but no Unicode text; echoing it back could not be encoded.
+    # The UTF-8 decoder refuses encoded surrogates, so only a \u escape can make one: without
+    # "\u" in the text there is none, and the walk over the whole body is not needed.
+    if "\\u" in text and _has_lone_surrogate(parsed):
         raise invalid_request("The JSON body contains an unpaired UTF-16 surrogate escape, which is not valid "
                               "Unicode text.", None, "invalid_json")
     return parsed
@@ -335,18 +357,23 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
             error = APIError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
         return faults.error_response(typed(error))
 
+    route_list = _routes(routes, {
+        "create": {"POST": create_completion},
+        "list": {"GET": list_completions},
+        "completion": {"GET": get_completion, "POST": update_completion, "DELETE": delete_completion},
+        "messages": {"GET": get_messages},
+        "models": {"GET": list_models},
+        "model": {"GET": get_model},
+    })
+    handlers = {APIError: api_error, HTTPException: http_error}
     app = Starlette(
-        routes=_routes(routes, {
-            "create": {"POST": create_completion},
-            "list": {"GET": list_completions},
-            "completion": {"GET": get_completion, "POST": update_completion, "DELETE": delete_completion},
-            "messages": {"GET": get_messages},
-            "models": {"GET": list_models},
-            "model": {"GET": get_model},
-        }),
+        routes=route_list,
         middleware=[Middleware(ResponseHeaders, limiter=limiter, faults=faults,
-                               request_id_header=profile.request_id_header, error_types=profile.error_types or None)],
-        exception_handlers={APIError: api_error, HTTPException: http_error},
+                               request_id_header=profile.request_id_header, error_types=profile.error_types or None),
+                    # the completions route past Starlette's router (direct.py says why and how)
+                    Middleware(DirectRoute, routes=route_list, path=routes["create"][0], method="POST",
+                               exception_handlers=handlers)],
+        exception_handlers=handlers,
     )
     app.router.redirect_slashes = False  # "/v1/chat/completions/" is not a route, not a redirect
     app.state.config = config

@@ -127,7 +127,10 @@ class _Bias:
     def __init__(self, logit_bias: dict | None, messages: list[dict]):
         bias = {int(k): v for k, v in (logit_bias or {}).items()}
         self.banned = {t for t, v in bias.items() if v <= -100}
-        known = {i: w for i, w in enumerate(VOCABULARY)}
+        self.forced: list[str] = []
+        if not any(v >= 100 for v in bias.values()):
+            return  # nothing forced: the prompt's words need no ids (most requests)
+        known = dict(enumerate(VOCABULARY))
         for message in messages:
             for word in message_text(message).split():
                 known.setdefault(token_id(word), word)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 VOCABULARY: tuple[str, ...] = (
     # numbers first: prompts such as "Repeat exactly: one two three" use them
@@ -72,6 +73,7 @@ VOCABULARY_SIZE = len(VOCABULARY)
 _PIECE = re.compile(r"\s*(?:\w+|[^\w\s])")
 
 
+@lru_cache(maxsize=1 << 16)  # a SHA-256 per word otherwise; prompts and replies repeat their words
 def token_id(text: str) -> int:
     """Stable id of a token's text (its leading whitespace is not part of its identity)."""
     word = text.strip()
