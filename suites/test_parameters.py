@@ -26,6 +26,7 @@ from chatconform.checks.common import judged, require_success
 from chatconform.checks.parameters import is_success, verdict
 from chatconform.payloads.parameters import Case, combined_body, groups, make_case
 from chatconform.failures import Unsupported
+from chatconform.plugin.concurrency import declare, uses
 
 requirement = pytest.mark.requirement
 
@@ -176,12 +177,25 @@ STREAM_OPTIONS_ALONE = row("stream_options", {"include_usage": True},
                            requirement("request.stream-options-without-stream"), label="without-stream")
 
 
+def _key(case: Case) -> str:
+    return f"parameters.{case.id}"
+
+
+# each refused value alone: refusals are not billed, and nothing groups them (one wrong value
+# per request, so the refusal is the value's); declared, so the pool sends them ahead
+for _case in REFUSED:
+    declare(_key(_case), lambda client, target, case=_case: client.chat(case.body(target.model)))
+
+
 def _params(cases, *marks, own=True):
-    """One pytest param per case, citing the case's requirement (unless ``own`` is false) and ``marks``."""
+    """One pytest param per case, citing the case's requirement (unless ``own`` is false) and
+    ``marks``; a declared case is marked with its exchange."""
     out = []
     for case in cases:
         case_marks = [requirement(case.requirement)] if own else []
         case_marks += marks
+        if case in REFUSED:
+            case_marks.append(uses(_key(case)))
         if case.capability:
             case_marks.append(pytest.mark.capability(case.capability))
         out.append(pytest.param(case, id=case.id, marks=case_marks))
@@ -193,6 +207,8 @@ def exchange_for(client, target, shared):
     """The one exchange of a case, shared by every test that judges it."""
 
     def get(case: Case):
+        if case in REFUSED:
+            return shared(_key(case))
         body = case.body(target.model)
         return shared("parameters:" + json.dumps(body, sort_keys=True), lambda: client.chat(body))
 
