@@ -35,3 +35,34 @@ def test_the_key_never_appears_in_what_a_failing_run_prints():
     assert run.returncode == 1
     assert API_KEY not in run.output
     assert "$OPENAI_API_KEY" in run.output  # the curl reproduction reads it from the environment
+
+
+def test_under_a_budget_the_core_suites_run_before_the_sweeps_and_the_generated_tests():
+    import subprocess
+    import sys
+
+    from tests.harness import REPO
+
+    def order(*args):
+        proc = subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider",
+                               "--base-url=http://127.0.0.1:9/v1", f"--api-key={API_KEY}", "--model=m", *args],
+                              cwd=REPO, capture_output=True, text=True, timeout=300)
+        return [line for line in proc.stdout.splitlines() if "::" in line]
+
+    budgeted, unbudgeted = order(), order("--max-requests=0", "--max-billed=0", "--max-tokens=0")
+    assert sorted(budgeted) == sorted(unbudgeted) and budgeted != unbudgeted
+    assert unbudgeted == sorted(unbudgeted, key=lambda n: n.split("::")[0])  # without a budget: pytest's order
+
+    def first(ids, text):
+        return next(i for i, n in enumerate(ids) if text in n)
+
+    def last(ids, text):
+        return max(i for i, n in enumerate(ids) if text in n)
+
+    sweep = first(budgeted, "test_parameters.py::test_valid_value_is_accepted")
+    assert last(budgeted, "test_tools.py") < sweep and last(budgeted, "test_stored_completions.py") < sweep
+    assert first(budgeted, "test_parameters.py::test_max_completion_tokens_is_accepted") < sweep  # one request: core
+    assert last(budgeted, "test_parameters.py::test_newer_parameter") < first(budgeted, "test_property_based.py")
+    assert first(budgeted, "test_stateful.py") > sweep
+    # within a tier, MUST before SHOULD: seed's tests cite SHOULD requirements only
+    assert first(budgeted, "test_seed.py") > last(budgeted, "test_tools.py::test_required_calls_a_tool")

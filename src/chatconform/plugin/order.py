@@ -4,7 +4,7 @@ A budget (``--max-requests``, ``--max-billed``, ``--max-tokens``; on by default 
 ``--base-url``) can run out before the last test; the tests after that point are NOT JUDGED.
 Files run alphabetically by default, which would leave the core suites starting with ``s``
 (sdk, seed, stateful, stored, streaming, tools) to the end. So, only when a budget is in force,
-the collected tests are sorted, stably, into three tiers; within a tier they keep pytest's order:
+the collected tests are sorted, stably, by tier, then by level, then pytest's order. The tiers:
 
 ====  ==================================================================================
 tier  tests
@@ -15,6 +15,11 @@ tier  tests
       ``test_refusal_names_the_parameter``, ``test_newer_parameter_is_honoured_or_refused_by_name``)
 2     the generated tests: ``test_stateful.py``, ``test_property_based.py``
 ====  ==================================================================================
+
+Within a tier, a test citing a MUST requirement (at the target's level: the profile's, else the
+catalogue's) comes before one whose best is SHOULD, and that before MAY or none. The suites are
+written to run in any order (``-k`` selections, xdist), and their fixtures are function or session
+scoped, so moving a test never runs a fixture twice.
 
 Without a budget (the embedded reference server, or every limit at 0) the order is pytest's.
 The sort is deterministic, so every xdist worker collects the same order.
@@ -45,6 +50,18 @@ def tier(item: pytest.Item) -> int:
     return 0
 
 
+LEVELS = {"MUST": 0, "SHOULD": 1, "MAY": 2}
+
+
+def level_rank(config: pytest.Config, item: pytest.Item) -> int:
+    """0 for a test citing a MUST requirement, 1 for SHOULD, 2 for MAY or none."""
+    from .grading import graded_level
+    from .markers import requirement_ids
+
+    ranks = [LEVELS.get(graded_level(config, rid), 2) for rid in requirement_ids(item)]
+    return min(ranks, default=2)
+
+
 def budgeted(config: pytest.Config) -> bool:
     """Whether a limit that can run out before the last test is in force."""
     from .session import configured_target
@@ -61,6 +78,7 @@ def budgeted(config: pytest.Config) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if len(items) < 2 or not budgeted(config):
         return
-    ranked = sorted(range(len(items)), key=lambda i: (tier(items[i]), i))
+    keys = [(tier(item), level_rank(config, item), i) for i, item in enumerate(items)]
+    ranked = [k[2] for k in sorted(keys)]
     if ranked != list(range(len(items))):
         items[:] = [items[i] for i in ranked]
