@@ -112,7 +112,7 @@ class _ImmediateStream(Response):
     client going away, so that it can cancel a body that waits; this body never waits (uvicorn's
     `send` only blocks on a full socket buffer, and a disconnect releases it and makes every later
     send a no-op). Without the two tasks and their cancel scope a stream costs about half as much.
-    The events and their writes are the same: one `send` per event, then the empty last one.
+    The events and their writes are the same: one `send` per event.
     """
 
     def __init__(self, items: Iterable[dict | str | bytes], framing: Framing, headers: dict[str, str]):
@@ -123,9 +123,15 @@ class _ImmediateStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        # The last event goes with more_body False: the same bytes on the wire as a separate empty
+        # last message (the server appends the chunked terminator), one write fewer.
+        held = None
         for number, item in enumerate(self.items):
-            await send({"type": "http.response.body", "body": frame(item, self.framing, number), "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            raw = frame(item, self.framing, number)
+            if held is not None:
+                await send({"type": "http.response.body", "body": held, "more_body": True})
+            held = raw
+        await send({"type": "http.response.body", "body": held or b"", "more_body": False})
 
 
 def sse_response(items: Iterable[dict | str | bytes], framing: Framing = Framing()) -> Response:
