@@ -123,3 +123,66 @@ def test_each_operation_of_a_property_test_keeps_its_own_record():
     ids = [t.nodeid for t in run.tests]
     assert len(ids) == len(set(ids)) >= 2, ids
     assert all(i.endswith("]") for i in ids), ids  # ...[POST /chat/completions], [GET /chat/completions], ...
+
+
+def test_collection_builds_nothing_and_imports_neither_schemathesis_nor_hypothesis():
+    """Issue 12: the property tests are parametrized by operation from the spec alone; their cases
+    are generated when they run. (schemathesis and hypothesis register pytest plugins of their
+    own, which import them whatever chatconform does: they are left out here.)"""
+    import subprocess
+    import sys
+
+    from tests.harness import REPO
+
+    code = (
+        "import sys, pytest\n"
+        "class Check:\n"
+        "    def pytest_collection_finish(self, session):\n"
+        "        print('LOADED', sorted(m for m in ('schemathesis', 'hypothesis') if m in sys.modules))\n"
+        "sys.exit(pytest.main(['--collect-only', '-q', '-p', 'no:schemathesis', '-p', 'no:hypothesispytest',\n"
+        "                      '-p', 'no:cacheprovider', 'suites/test_property_based.py', 'suites/test_stateful.py'],\n"
+        "                     plugins=[Check()]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "CHATCONFORM_REEXEC": "0"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "LOADED []" in proc.stdout, proc.stdout
+    assert "test_invalid_requests_are_refused[POST /chat/completions]" in proc.stdout, proc.stdout
+    assert "8 tests collected" in proc.stdout, proc.stdout
+
+
+def test_remote_boundary_cases_are_one_per_constraint_kind_and_parameter_sent_concurrently():
+    """Against --base-url the boundary test sends one case per (constraint kind, top-level
+    parameter), several at a time and never more than --concurrency; the embedded run keeps one
+    per constraint, and the remote set breaks every kind of constraint of every parameter it does."""
+    import threading
+    import time
+
+    from chatconform.fuzz import schema
+
+    full = list(schema.boundary_cases())
+    reduced = list(schema.boundary_cases(per_parameter=True))
+    assert len(reduced) < len(full)
+    assert {(schema.constraint(c)[0], schema.parameter(c)) for c in full} == \
+        {(schema.constraint(c)[0], schema.parameter(c)) for c in reduced}
+
+    inner = reference_proxy()
+    lock = threading.Lock()
+    flight = {"now": 0, "most": 0}
+
+    def slow(req):
+        with lock:
+            flight["now"] += 1
+            flight["most"] = max(flight["most"], flight["now"])
+        try:
+            time.sleep(0.02)
+            return inner(req)
+        finally:
+            with lock:
+                flight["now"] -= 1
+
+    server = FakeServer(slow)
+    with server as url:
+        run = run_suite(PROPERTY, base_url=url, args=("-k", "constraint", "--concurrency=3"))
+    assert run.returncode == 0, run.summary()
+    assert len(server.requests) == len(reduced), (len(server.requests), len(reduced))
+    assert 1 < flight["most"] <= 3, flight

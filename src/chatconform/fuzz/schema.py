@@ -238,6 +238,9 @@ def boundary_cases(label: str = "POST /chat/completions", *, per_parameter: bool
             continue
         if scenario == "incorrect_type" and where.count("/properties/") != 1:
             continue  # top-level parameters only
+        if scenario == "object_missing_required_property":
+            # one location lists every required property: each missing one is its own constraint
+            where += " " + str(getattr(_phase_data(case), "description", ""))
         key = (scenario, parameter(case)) if per_parameter else (scenario, where)
         if key not in seen:
             seen.add(key)
