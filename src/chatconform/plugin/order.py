@@ -4,22 +4,20 @@ A budget (``--max-requests``, ``--max-billed``, ``--max-tokens``; on by default 
 ``--base-url``) can run out before the last test; the tests after that point are NOT JUDGED.
 Files run alphabetically by default, which would leave the core suites starting with ``s``
 (sdk, seed, stateful, stored, streaming, tools) to the end. So, only when a budget is in force,
-the collected tests are sorted, stably, by tier, then by level, then pytest's order. The tiers:
+the collected tests are sorted, stably, by
 
-====  ==================================================================================
-tier  tests
-====  ==================================================================================
-0     everything not below: one or a few exchanges each, the core requirements
-1     the broad sweeps of ``test_parameters.py``: one row per parameter value
-      (``test_valid_value_is_accepted``, ``test_invalid_value_is_refused_with_400``,
-      ``test_refusal_names_the_parameter``, ``test_newer_parameter_is_honoured_or_refused_by_name``)
-2     the generated tests: ``test_stateful.py``, ``test_property_based.py``
-====  ==================================================================================
+1. generated or not: ``test_stateful.py`` and ``test_property_based.py`` always last (dozens of
+   requests each, and their requirements are judged by hand-written tests as well);
+2. level: a test citing a MUST requirement (at the target's level: the profile's, else the
+   catalogue's) before one whose best is SHOULD, and that before MAY or none;
+3. tier: one or a few exchanges per test before the broad sweeps of ``test_parameters.py``, one
+   row per parameter value (``test_valid_value_is_accepted``, ``test_invalid_value_is_refused_with_400``,
+   ``test_refusal_names_the_parameter``, ``test_newer_parameter_is_honoured_or_refused_by_name``);
+4. pytest's order.
 
-Within a tier, a test citing a MUST requirement (at the target's level: the profile's, else the
-catalogue's) comes before one whose best is SHOULD, and that before MAY or none. The suites are
-written to run in any order (``-k`` selections, xdist), and their fixtures are function or session
-scoped, so moving a test never runs a fixture twice.
+So the run judges MUST requirements first, the cheap ones before the sweeps. The suites are
+written to run in any order (``-k`` selections, xdist), and their fixtures are function or
+session scoped, so moving a test never runs a fixture twice.
 
 Without a budget (the embedded reference server, or every limit at 0) the order is pytest's.
 The sort is deterministic, so every xdist worker collects the same order.
@@ -78,7 +76,7 @@ def budgeted(config: pytest.Config) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if len(items) < 2 or not budgeted(config):
         return
-    keys = [(tier(item), level_rank(config, item), i) for i, item in enumerate(items)]
-    ranked = [k[2] for k in sorted(keys)]
+    keys = [(tier(item) == 2, level_rank(config, item), tier(item), i) for i, item in enumerate(items)]
+    ranked = [k[-1] for k in sorted(keys)]
     if ranked != list(range(len(items))):
         items[:] = [items[i] for i in ranked]
