@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 # -- outcomes -------------------------------------------------------------------------------------
@@ -79,7 +79,13 @@ class Verdict:
     exchanges: tuple[Evidence, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # what dataclasses.asdict gives (exchanges a tuple of dicts), without its recursive deep copy:
+        # every field is a str, None or the Evidence tuple
+        return {"requirement": self.requirement, "level": self.level, "outcome": self.outcome, "test": self.test,
+                "expected": self.expected, "received": self.received, "where": self.where, "reason": self.reason,
+                "capability": self.capability,
+                "exchanges": tuple({"summary": e.summary, "curl": e.curl, "transcript": e.transcript}
+                                   for e in self.exchanges)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
@@ -135,8 +141,9 @@ class TestResult:
     def as_dict(self) -> dict[str, Any]:
         return {"nodeid": self.nodeid, "outcome": self.outcome, "requirements": list(self.requirements),
                 "verdicts": [v.as_dict() for v in self.verdicts], "message": self.message,
-                "duration": self.duration, "notes": [asdict(n) for n in self.notes],
-                "support": [asdict(s) for s in self.support]}
+                "duration": self.duration,
+                "notes": [{"requirement": n.requirement, "message": n.message} for n in self.notes],
+                "support": [{"parameter": s.parameter, "case": s.case, "verdict": s.verdict} for s in self.support]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TestResult:

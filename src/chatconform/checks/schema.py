@@ -8,14 +8,15 @@ field's own requirement at the level the spec decided (with its reason, in the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from .. import spec
 from ..client import Exchange
 from ..failures import ConformanceFailure
 from .common import path_str
+
+if TYPE_CHECKING:  # jsonschema is imported with the first validator (chatconform.spec)
+    from jsonschema.exceptions import ValidationError
 
 
 @dataclass(frozen=True)

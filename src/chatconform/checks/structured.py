@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import jsonschema
 
 from ..client import Exchange
 from ..failures import ConformanceFailure, NotJudged
@@ -112,6 +111,8 @@ def json_object(exchange: Exchange) -> None:
 
 @check("structured.json-schema-valid")
 def json_schema_valid(exchange: Exchange) -> None:
+    import jsonschema  # on first use: importing it costs a tenth of a second of every start-up
+
     requirement = "structured.json-schema-valid"
     validator = jsonschema.Draft202012Validator(_schema(exchange))
     for choice, content in _judged(exchange, requirement):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import jsonschema
 
 from ..client import Exchange
 from ..failures import ConformanceFailure, NotJudged
@@ -130,6 +129,8 @@ def arguments_match_schema(exchange: Exchange) -> None:
             schema = (declared.get(_function(call).get("name")) or {}).get("parameters")
             if problem or not isinstance(schema, dict):
                 continue  # unparseable arguments and undeclared names are other requirements' failures
+            import jsonschema  # on first use: importing it costs a tenth of a second of every start-up
+
             error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(args))
             if error is not None:
                 path = "".join(f"[{p!r}]" for p in error.absolute_path) or "(root)"

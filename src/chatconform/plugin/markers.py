@@ -12,11 +12,20 @@ from ..failures import NotApplicable, Unsupported
 from ..requirements import catalogue
 
 
+REQUIREMENT_IDS: pytest.StashKey[tuple[str, ...]] = pytest.StashKey()
+
+
 def requirement_ids(item: pytest.Item) -> list[str]:
-    ids: list[str] = []
-    for marker in item.iter_markers("requirement"):
-        ids += [a for a in marker.args if a not in ids]
-    return ids
+    """The IDs the item's ``requirement`` markers cite, in order, each once. Read from the markers
+    once per item (every hook of every phase asks; nothing adds a requirement marker after
+    collection)."""
+    found = item.stash.get(REQUIREMENT_IDS, None)
+    if found is None:
+        ids: list[str] = []
+        for marker in item.iter_markers("requirement"):
+            ids += [a for a in marker.args if a not in ids]
+        found = item.stash[REQUIREMENT_IDS] = tuple(ids)
+    return list(found)
 
 
 def test_id(item: pytest.Item) -> str:
@@ -28,8 +37,15 @@ def test_id(item: pytest.Item) -> str:
     return item.nodeid
 
 
+CAPABILITIES: pytest.StashKey[tuple[str, ...]] = pytest.StashKey()
+
+
 def capabilities(item: pytest.Item) -> list[str]:
-    return [cap for marker in item.iter_markers("capability") for cap in marker.args]
+    found = item.stash.get(CAPABILITIES, None)
+    if found is None:
+        found = item.stash[CAPABILITIES] = tuple(cap for marker in item.iter_markers("capability")
+                                                 for cap in marker.args)
+    return list(found)
 
 
 def pytest_configure(config: pytest.Config) -> None:

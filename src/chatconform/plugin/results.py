@@ -27,13 +27,16 @@ class Results:
         self.is_worker = hasattr(config, "workerinput")
         self._tests: dict[str, dict[str, Any]] = {}
         self.cost = dict.fromkeys(COST_KEYS, 0)
+        self._made: list[TestResult] | None = None  # ``tests``, until the next report arrives
 
     @property
     def tests(self) -> list[TestResult]:
         # a test whose setup passed but whose call never reported was cut short (Ctrl-C, SIGTERM):
         # it judged nothing, so it is left out rather than counted as an error of what it cites
-        return [self._result(t) for t in self._tests.values() if t.get("graded") or t["outcome"] != "passed"
-                or "call" in t.get("phases", ())]
+        if self._made is None:
+            self._made = [self._result(t) for t in self._tests.values() if t.get("graded")
+                          or t["outcome"] != "passed" or "call" in t.get("phases", ())]
+        return list(self._made)
 
     @staticmethod
     def _result(t: dict[str, Any]) -> TestResult:
@@ -53,6 +56,7 @@ class Results:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker:
             return
+        self._made = None
         key = next((value for k, value in report.user_properties if k == TEST_ID), report.nodeid)
         entry = self._tests.setdefault(key, {"nodeid": key, "outcome": "passed", "requirements": [],
                                              "duration": 0.0})

@@ -6,6 +6,7 @@ xdist worker resolves its own (an embedded target: its own server, which keeps w
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -118,6 +119,9 @@ class Session:
         # the pre-flight's own client's cost, and its completion for the suite to reuse
         self.preflight_cost: Any = None
         self.preflight_completion: Exchange | None = None
+        # the embedded server being started while the suites are collected (start_early)
+        self._early: tuple[threading.Thread, dict[str, Any]] | None = None
+        self._stopping: threading.Thread | None = None  # the embedded server stopping (sessionfinish)
 
     @property
     def resolved_target(self) -> Target | None:
@@ -143,11 +147,55 @@ class Session:
             target = configured_target(self.config)
             if target.embedded:
                 try:
-                    self.server, target = start_embedded(self.config, target)
+                    self.server, target = self._started_early() or start_embedded(self.config, target)
                 except RuntimeError as exc:  # the embedded server did not start: no test can run
                     pytest.exit(f"chatconform: {exc}", returncode=3)
             self._target = target
         return self._target
+
+    def start_early(self) -> None:
+        """Start the embedded server in the background while the suites are collected, for a run
+        that will ask for it right after (the pre-flight and the prefetcher do, at the end of
+        collection): its start-up (a Python process) overlaps the test modules' imports. Only for
+        a run that collects the conformance suites, runs tests in this process and names a usable
+        embedded target; the server is still the run's only once ``target()`` is asked for, and
+        stopped at the end if nothing asked."""
+        config = self.config
+        if self._target is not None or self._early is not None or config.option.collectonly:
+            return
+        if not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") != "no":
+            return  # the xdist controller: each worker starts its own
+        if not any("suites" in str(a) for a in config.args):
+            return
+        try:
+            target = configured_target(config)
+        except pytest.UsageError:
+            return  # reported when a test first needs the target
+        if not target.embedded:
+            return
+        from .embedded import start_embedded
+
+        outcome: dict[str, Any] = {}
+
+        def start() -> None:
+            try:
+                outcome["started"] = start_embedded(config, target)
+            except BaseException as exc:  # noqa: BLE001 - raised again where the target is asked for
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=start, name="chatconform-embedded-start", daemon=True)
+        thread.start()
+        self._early = (thread, outcome)
+
+    def _started_early(self) -> tuple[Any, Target] | None:
+        if self._early is None:
+            return None
+        thread, outcome = self._early
+        self._early = None
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["started"]
 
     def client(self) -> Client:
         if self._client is None:
@@ -226,12 +274,43 @@ class Session:
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
         self.current_exchanges = None
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.start_early()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # A conformance run: what is alive now (modules, the parsed specs, the collected items)
+        # lives until the end of the run. Moved out of the collector's reach, it is no longer
+        # traversed by every full collection, including the ones pytest forces at the end to find
+        # unraisable exceptions (a quarter of a second each for the suites' ~180,000 objects).
+        from .markers import requirement_ids
+
+        if any(requirement_ids(item) for item in session.items):
+            gc.freeze()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # the tests are over and nothing after them asks the embedded server anything: it shuts
+        # down (a quarter of a second) while the summary and the run record are written
+        if self.server is not None and self._stopping is None:
+            self._stopping = threading.Thread(target=self.server.stop, name="chatconform-embedded-stop", daemon=True)
+            self._stopping.start()
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._client is not None:
             self._client.close()
         self.memo.close()
-        if self.server is not None:
+        if self._stopping is not None:
+            self._stopping.join()
+        elif self.server is not None:
             self.server.stop()
+        try:  # started early, never asked for (nothing collected needed it)
+            unused = self._started_early()
+        except BaseException:  # noqa: BLE001 - it did not start: nothing to stop
+            unused = None
+        if unused is not None:
+            unused[0].stop()
 
 
 def _int(value: float | None) -> int | None:
