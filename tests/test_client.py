@@ -456,3 +456,16 @@ def test_what_a_dead_process_held_is_given_back(tmp_path):
     subprocess.run([sys.executable, "-c", script, str(path)], check=True, timeout=60)
     # the dead process held the only billed completion; it never settled, and no one waits on it
     assert FileLedger(path, max_billed=1).reserve(True) is None
+
+
+def test_a_target_that_ignores_the_cap_and_answers_at_length_stays_within_the_token_budget():
+    """Each answer costs 2,005 tokens whatever the cap: after the first, every request holds that
+    much of the budget before it is sent, so 5,000 tokens buy two answers, not three."""
+    server = FakeServer(lambda req: json_reply({"usage": {"prompt_tokens": 5, "completion_tokens": 2000}}))
+    with server as url:
+        c = client_for(url, ClientSettings(max_in_flight=4, max_tokens=5000))
+        _in_threads([lambda: c.chat(VALID)] * 2)  # two at once: the second held 64 before the first answered
+        later = [c.chat(VALID) for _ in range(3)]
+    assert c.cost.tokens == 4010 and len(server.requests) == 2
+    assert c.ledger.state()["largest"] == 2005 and all(r.problem_kind == BUDGET for r in later)
+    assert c.cap_ignored and "tokens" in c.stopped
