@@ -111,7 +111,8 @@ def _config(valid: bool) -> Any:
 def _for_valid_requests(document: dict[str, Any]) -> dict[str, Any]:
     """The spec with the request schema narrowed to what shaping keeps (chatconform.fuzz.shaping):
     one fixed message (shaping replaces the conversation anyway), at most MAX_TOOLS tools and
-    functions, at most MAX_LOGIT_BIAS logit_bias entries, no parameter shaping always drops. Every value the narrowed schema allows is one the
+    functions, their parameters and a json_schema's schema the fixed ones shaping sends, at most
+    MAX_LOGIT_BIAS logit_bias entries, no parameter shaping always drops. Every value the narrowed schema allows is one the
     full schema allows, and every kept parameter keeps its whole range; hypothesis no longer spends
     most of each example drawing conversations that are thrown away (about 4x fewer seconds)."""
     from . import shaping
@@ -128,6 +129,13 @@ def _for_valid_requests(document: dict[str, Any]) -> dict[str, Any]:
             props[name]["maxItems"] = min(props[name].get("maxItems", shaping.MAX_TOOLS), shaping.MAX_TOOLS)
     if isinstance(props.get("logit_bias"), dict):  # maxProperties constrains objects only: null stays
         props["logit_bias"]["maxProperties"] = shaping.MAX_LOGIT_BIAS
+    # the free-form objects shaping replaces: a function's parameters, a json_schema's schema
+    schemas = document["components"]["schemas"]
+    if "FunctionParameters" in schemas:
+        schemas["FunctionParameters"] = {"const": shaping.TOOL_PARAMETERS}
+    json_schema = schemas.get("ResponseFormatJsonSchema", {}).get("properties", {}).get("json_schema", {})
+    if "schema" in json_schema.get("properties", {}):
+        json_schema["properties"]["schema"] = {"const": shaping.ANSWER_SCHEMA}
     return document
 
 
