@@ -469,3 +469,13 @@ def test_a_target_that_ignores_the_cap_and_answers_at_length_stays_within_the_to
     assert c.cost.tokens == 4010 and len(server.requests) == 2
     assert c.ledger.state()["largest"] == 2005 and all(r.problem_kind == BUDGET for r in later)
     assert c.cap_ignored and "tokens" in c.stopped
+
+
+def test_the_run_key_in_another_header_style_is_billed_and_budgeted():
+    server = FakeServer(lambda req: json_reply({"usage": USAGE}))
+    with server as url:
+        c = client_for(url, ClientSettings(max_billed=1))
+        other_style = c.chat(VALID, auth=Auth("api-key", KEY))
+        second = c.chat(VALID)
+    assert other_style.status == 200 and c.cost.billed == 1
+    assert second.problem_kind == BUDGET and len(server.requests) == 1

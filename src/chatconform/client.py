@@ -473,7 +473,10 @@ class Client:
         if params:
             # merged with a query the URL already has (an api-version must survive)
             url = str(httpx.URL(url).copy_merge_params({k: v for k, v in params.items() if v is not None}))
-        billable = chosen_auth == self.auth and self.is_billable(method, path, parsed)
+        # the run's key bills in any header style (a test of the api-key header sends it there)
+        with_run_key = chosen_auth == self.auth or (
+            chosen_auth is not None and self.auth is not None and chosen_auth.key == self.auth.key)
+        billable = with_run_key and self.is_billable(method, path, parsed)
 
         refused = self.refusal(billable)
         if refused is not None:
