@@ -15,11 +15,37 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ..client import Auth, Client, ClientSettings, Exchange
-from ..redaction import Redactor
-from ..requirements import catalogue
-from ..target import AUTH_STYLES, Target, load_profile
-from . import budget, options
+
+def _defer_httpx_cli() -> None:
+    """``import httpx`` also imports its command-line client (``httpx._main``: rich and click,
+    about 0.14 s, half of what this plugin costs pytest's start-up); nothing in a run calls it.
+    Before httpx is first imported, its place is taken by a module whose ``main`` imports the real
+    one when called (``python -m httpx``, the ``httpx`` script and httpx itself only ask for ``main``)."""
+    import sys
+    import types
+
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    stand_in = types.ModuleType("httpx._main", "httpx's command-line client, imported on first use")
+
+    def main(*args: Any, **kwargs: Any) -> Any:
+        import importlib
+
+        if sys.modules.get("httpx._main") is stand_in:
+            del sys.modules["httpx._main"]
+        return importlib.import_module("httpx._main").main(*args, **kwargs)
+
+    stand_in.main = main  # type: ignore[attr-defined]
+    sys.modules["httpx._main"] = stand_in
+
+
+_defer_httpx_cli()
+
+from ..client import Auth, Client, ClientSettings, Exchange  # noqa: E402
+from ..redaction import Redactor  # noqa: E402
+from ..requirements import catalogue  # noqa: E402
+from ..target import AUTH_STYLES, Target, load_profile  # noqa: E402
+from . import budget, options  # noqa: E402
 
 DEFAULT_MODEL = "chatconform-reference"
 STATE: pytest.StashKey[Session] = pytest.StashKey()
