@@ -162,10 +162,15 @@ class Runner:
                 plan = self._plan_negative(case)
                 if plan is not None:
                     sending.append((plan, pool.submit(self._try_send, plan.case)))
-            for plan, future in sending:
-                exchange = self._received(plan.case, future.result())
-                if exchange is not None:
-                    self.judge(plan.case, plan.sent(exchange))
+            try:
+                for plan, future in sending:
+                    exchange = self._received(plan.case, future.result())
+                    if exchange is not None:
+                        self.judge(plan.case, plan.sent(exchange))
+            except BaseException:
+                for _, future in sending:  # the test has its failure: what is not on the wire yet stays off it
+                    future.cancel()
+                raise
 
     def _try_send(self, case: Any) -> Exchange | HarnessProblem:
         try:
