@@ -479,3 +479,16 @@ def test_the_run_key_in_another_header_style_is_billed_and_budgeted():
         second = c.chat(VALID)
     assert other_style.status == 200 and c.cost.billed == 1
     assert second.problem_kind == BUDGET and len(server.requests) == 1
+
+
+def test_a_stream_past_the_token_budget_is_cut_and_not_judged():
+    """A target that ignores the cap and streams on is cut off about where the tokens run out (so
+    it stops generating); the cut exchange is not judged, and its events count as tokens."""
+    chunk = {"choices": [{"index": 0, "delta": {"content": "x"}}]}
+    server = FakeServer(lambda req: sse_reply([chunk] * 400))
+    with server as url:
+        c = client_for(url, ClientSettings(max_tokens=100, max_stream_events=5000))
+        cut = c.chat({**VALID, "stream": True})
+    assert cut.status == 200 and cut.problem_kind == BUDGET and "token" in cut.problem
+    assert len(cut.events) <= 100 + 9 and c.cost.tokens == len(cut.events)
+    assert "tokens" in c.stopped

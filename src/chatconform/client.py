@@ -39,7 +39,8 @@ from .sse import Event, SSEParser, StreamStats
 DONE = "[DONE]"
 KEY_PLACEHOLDER = "$OPENAI_API_KEY"
 COMPLETIONS = "/chat/completions"
-BUDGET = "budget"  # problem_kind of a request a run limit kept from being sent
+BUDGET = "budget"  # problem_kind of a request a run limit kept from being sent (or a stream it cut)
+STREAM_EVENT_SLACK = 8  # events of a stream beyond its tokens: role, finish, usage, [DONE]
 
 
 @dataclass(frozen=True)
@@ -494,7 +495,8 @@ class Client:
             while True:
                 attempt += 1
                 with self._gate.slot(exclusive=bool(stream) and self.settings.exclusive_streams):
-                    exchange = self._send_once(method, url, send_headers, body, stream)
+                    exchange = self._send_once(method, url, send_headers, body, stream,
+                                               self._stream_allowance(billable, bool(stream)))
                 exchange.attempts = attempt
                 exchange.retry_waits = list(waits)
                 exchange.note = note
@@ -578,6 +580,10 @@ class Client:
             before = self.cost.tokens
             if ok:
                 self.cost.add_usage(usage)
+                if exchange.streamed and exchange.problem_kind == BUDGET and self.cost.tokens == before:
+                    # cut before its usage chunk: each event was about one token the target billed
+                    self.cost.completion_tokens += len(exchange.events)
+                    self.stopped.setdefault("tokens", exchange.problem or "the token budget cut a stream")
                 if completions and (billable or self._authorised(exchange)):
                     self.cost.billed += 1
                     billed = True
@@ -623,7 +629,18 @@ class Client:
         except KeyError:  # a spec without the schema: count every completions request
             return True
 
-    def _send_once(self, method: str, url: str, headers: dict[str, str], body: bytes | None, stream: bool) -> Exchange:
+    def _stream_allowance(self, billable: bool, stream: bool) -> int | None:
+        """The events a billable stream may run to under a token limit: about the tokens left (a
+        target that ignores the cap and streams on is cut off there, so it stops generating),
+        never more than ``max_stream_events``; None when no token limit applies."""
+        led = self.ledger
+        if not (billable and stream and led.max_tokens is not None):
+            return None
+        left = led.max_tokens - led.state()["tokens"]
+        return max(min(self.settings.max_stream_events, left + STREAM_EVENT_SLACK), 1)
+
+    def _send_once(self, method: str, url: str, headers: dict[str, str], body: bytes | None, stream: bool,
+                   max_events: int | None = None) -> Exchange:
         red = self.redactor
         exchange = Exchange(
             method=method,
@@ -649,13 +666,14 @@ class Client:
             exchange.status = response.status_code
             exchange.headers = httpx.Headers(red.headers(response.headers.multi_items()))
             is_sse = stream and 200 <= response.status_code < 300
-            self._read_body(response, exchange, deadline, is_sse)
+            self._read_body(response, exchange, deadline, is_sse, max_events)
         finally:
             response.close()
             exchange.elapsed = time.monotonic() - started
         return exchange
 
-    def _read_body(self, response: httpx.Response, exchange: Exchange, deadline: float, is_sse: bool) -> None:
+    def _read_body(self, response: httpx.Response, exchange: Exchange, deadline: float, is_sse: bool,
+                   max_events: int | None = None) -> None:
         s = self.settings
         parser = SSEParser() if is_sse else None
         collected = bytearray()
@@ -687,6 +705,12 @@ class Client:
                         exchange.events.append(event)
                         if event.data == DONE and done_at is None:
                             done_at = time.monotonic()
+                    if max_events is not None and max_events < s.max_stream_events and \
+                            parser.stats.events > max_events:
+                        exchange.problem_kind = BUDGET  # the checks report it not judged
+                        exchange.problem = (f"the stream was cut after {max_events} events: the run's token "
+                                            f"budget (--max-tokens) leaves no room for more")
+                        break
                     if parser.stats.events > s.max_stream_events:
                         exchange.problem_kind = "limit"
                         exchange.problem = f"the stream exceeded {s.max_stream_events} events"
