@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import _common as c
-from _loadgen import LoadResult, load
+from _loadgen import LoadResult, load, loop_name
 
 PRISM_VERSION = "5"
 PROMPT = "Repeat exactly, nothing else: alpha beta gamma delta"
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     servers = [s.strip() for s in (args.servers or ("reference" if args.quick else "reference,prism,litellm")).split(",")
                if s.strip()]
 
-    print(f"server throughput: closed loop, concurrency {args.concurrency}, up to {args.requests} requests "
+    print(f"server throughput: closed loop ({loop_name()} event loop), concurrency {args.concurrency}, up to {args.requests} requests "
           f"or {args.seconds:g} s per measurement after {args.warmup} warm-up requests, best of {args.rounds} "
           f"interleaved round(s); POST /chat/completions (max_completion_tokens 16)")
     c.print_machine()

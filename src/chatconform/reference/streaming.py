@@ -80,6 +80,14 @@ def frame(item: dict | str | bytes, framing: Framing = Framing(), number: int = 
     return (nl.join(lines) + nl + nl).encode("utf-8")
 
 
+def plain_frame(item: dict | str | bytes) -> bytes:
+    """frame(item, Framing(), number) for any number: OpenAI's framing, one `data: ` line."""
+    if isinstance(item, bytes):
+        return item
+    data = item if isinstance(item, str) else _ENCODER.encode(item)
+    return ("data: " + data + "\n\n").encode("utf-8")
+
+
 # Piece sizes for split writes: uneven, so pieces end inside field names, inside "\r\n", inside
 # multi-byte characters, and never twice at the same offset of an event.
 _PIECES = (1, 7, 2, 13, 3, 29, 5)
@@ -125,9 +133,10 @@ class _ImmediateStream(Response):
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         # The last event goes with more_body False: the same bytes on the wire as a separate empty
         # last message (the server appends the chunked terminator), one write fewer.
+        plain = self.framing == Framing()
         held = None
         for number, item in enumerate(self.items):
-            raw = frame(item, self.framing, number)
+            raw = plain_frame(item) if plain else frame(item, self.framing, number)
             if held is not None:
                 await send({"type": "http.response.body", "body": held, "more_body": True})
             held = raw
