@@ -1,7 +1,9 @@
 """The run's target and client, and the exchanges each test relied on.
 
 Resolved lazily: a run that never asks for the target (the self-tests) starts no server, and each
-xdist worker resolves its own (an embedded target: its own server, which keeps workers apart).
+xdist worker resolves its own (an embedded target: its own server, which keeps workers apart). A
+run of the conformance suites against the embedded server starts it while collecting
+(``Session.start_early``), since the pre-flight and the prefetcher ask for it once collection ends.
 """
 
 from __future__ import annotations
