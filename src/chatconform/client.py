@@ -419,6 +419,11 @@ class Client:
     def most_in_flight(self) -> int:
         return self._gate.most_in_flight
 
+    def slot(self, streamed: bool) -> Any:
+        """A place on the wire, for a request sent by another transport (the SDK's): it counts
+        against ``max_in_flight`` like the client's own, and a stream goes alone the same way."""
+        return self._gate.slot(exclusive=bool(streamed) and self.settings.exclusive_streams)
+
     @property
     def deadline(self) -> float | None:
         """The run deadline on the time.monotonic() clock, if there is one."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -59,8 +59,9 @@ class _RecordedStream(httpx.SyncByteStream):
     """The response body as the SDK reads it, copied into the Exchange and bounded in time and size."""
 
     def __init__(self, inner: httpx.SyncByteStream, transport: RecordingTransport, exchange: Exchange,
-                 request: httpx.Request, started: float) -> None:
+                 request: httpx.Request, started: float, slot: ExitStack) -> None:
         self.inner, self.transport, self.exchange, self.request = inner, transport, exchange, request
+        self.slot = slot  # the place on the wire, given back once the body is read or closed
         self.started = started
         self.buffer = bytearray()
         self.finished = False
@@ -112,6 +113,7 @@ class _RecordedStream(httpx.SyncByteStream):
         if self.finished:
             return
         self.finished = True
+        self.slot.close()
         exchange, cc = self.exchange, self.transport.chatconform
         exchange.body = cc.redactor.bytes(bytes(self.buffer))
         exchange.elapsed = time.monotonic() - self.started
@@ -170,12 +172,16 @@ class RecordingTransport(httpx.BaseTransport):
         while True:
             attempt += 1
             started = time.monotonic()
+            slot = ExitStack()
+            slot.enter_context(cc.slot(streamed))
             try:
                 response = self.inner.handle_request(request)
             except httpx.TimeoutException as exc:
+                slot.close()
                 self._unanswered(exchange, attempt, "timeout", f"{exc.__class__.__name__} before the response headers")
                 raise
             except httpx.TransportError as exc:
+                slot.close()
                 self._unanswered(exchange, attempt, "connection", f"{exc.__class__.__name__}: {red.text(str(exc))}")
                 raise
             if response.status_code in (429, 503) and attempt <= cc.settings.max_retries:
@@ -183,6 +189,7 @@ class RecordingTransport(httpx.BaseTransport):
                 if sum(waits) + wait <= cc.settings.max_retry_wait:
                     response.read()
                     response.close()
+                    slot.close()  # nothing on the wire while waiting
                     waits.append(wait)
                     time.sleep(wait)
                     continue
@@ -190,7 +197,7 @@ class RecordingTransport(httpx.BaseTransport):
         exchange.attempts, exchange.retry_waits = attempt, waits
         exchange.status = response.status_code
         exchange.headers = httpx.Headers(red.headers(response.headers.multi_items()))
-        stream = _RecordedStream(response.stream, self, exchange, request, started)  # type: ignore[arg-type]
+        stream = _RecordedStream(response.stream, self, exchange, request, started, slot)  # type: ignore[arg-type]
         return httpx.Response(response.status_code, headers=response.headers, stream=stream,
                               extensions=response.extensions, request=request)
 
