@@ -79,11 +79,15 @@ class Runner:
     # -- the three kinds of property test ----------------------------------------------------------
     def positive(self, case: Any, *, stream: bool) -> None:
         """A valid request (shaped for cost and capabilities) must be accepted with a conforming answer."""
-        case.body = shaping.positive(case.body, self.target, stream=stream)
-        self._harness_guard(case.body)
+        planned = self._plan_positive(case, stream=stream)
         exchange = self._answered(case)
         if exchange is not None:
-            self.judge(case, Sent(exchange, self.target, POSITIVE, case.body, operation=_operation(case)))
+            self.judge(case, planned.sent(exchange))
+
+    def _plan_positive(self, case: Any, *, stream: bool) -> _Planned:
+        case.body = shaping.positive(case.body, self.target, stream=stream)
+        self._harness_guard(case.body)
+        return _Planned(case, self.target, POSITIVE, case.body, None, ())
 
     def negative(self, case: Any) -> None:
         """An invalid request must be refused (400, the envelope); never accepted, never a 5xx."""
@@ -135,33 +139,54 @@ class Runner:
                                       report_multiple_bugs=False,  # one failure, the one the plugin grades
                                       suppress_health_check=list(hypothesis.HealthCheck))
 
-        @options
-        @hypothesis.given(case=strategy)
-        def examples(case: Any) -> None:
-            judge(case)
+        def run(each: Any) -> None:
+            @options
+            @hypothesis.given(case=strategy)
+            def examples(case: Any) -> None:
+                each(case)
 
-        if s.seed is not None:
-            examples = hypothesis.seed(s.seed)(examples)
-        examples()
+            (hypothesis.seed(s.seed)(examples) if s.seed is not None else examples)()
+
+        if s.shrink:  # a failure is replayed while hypothesis shrinks it: each case is sent as it is drawn
+            run(judge)
+            return
+
+        # nothing will be replayed (against --base-url): every example is drawn and shaped first (a
+        # fraction of one round trip), then all are sent together and judged in the order drawn
+        def plan(case: Any) -> _Planned | None:
+            return self._plan_negative(case) if kind == "negative" else \
+                self._plan_positive(case, stream=kind == "streaming")
+
+        def planned() -> Any:
+            plans: list[_Planned] = []
+            run(lambda case: plans.append(plan(case)))
+            return (p for p in plans if p is not None)
+
+        self._send_and_judge(planned())
 
     def boundaries(self, label: str) -> None:
         """The coverage phase of one operation: a fixed set of invalid requests, sent concurrently
         (at most the client's max_in_flight on the wire), then judged in schemathesis' order; the
         first failing case fails the test. Against a remote target one case per (constraint kind,
         parameter) is sent, against the embedded server one per constraint (see the suite)."""
-        from concurrent.futures import ThreadPoolExecutor
-
         from . import schema
+
+        plans = (self._plan_negative(case) for case in schema.boundary_cases(label, per_parameter=not self.target.embedded))
+        self._send_and_judge(p for p in plans if p is not None)
+
+    def _send_and_judge(self, plans: Any) -> None:
+        """Send planned cases concurrently (at most the client's max_in_flight on the wire), then
+        judge them in order; the first failing case fails the test, and what is not on the wire
+        by then stays off it."""
+        from concurrent.futures import ThreadPoolExecutor
 
         workers = max(1, int(getattr(self.client.settings, "max_in_flight", 1) or 1))
         sending = []
         # each case goes out as soon as it is shaped: the wire and the server work while the rest
         # are generated and shaped; the pool never has more than max_in_flight of them in flight
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chatconform-boundaries") as pool:
-            for case in schema.boundary_cases(label, per_parameter=not self.target.embedded):
-                plan = self._plan_negative(case)
-                if plan is not None:
-                    sending.append((plan, pool.submit(self._try_send, plan.case)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="chatconform-cases") as pool:
+            for plan in plans:
+                sending.append((plan, pool.submit(self._try_send, plan.case)))
             try:
                 for plan, future in sending:
                     exchange = self._received(plan.case, future.result())
@@ -286,7 +311,7 @@ class Runner:
 
 @dataclass
 class _Planned:
-    """An invalid case shaped and ready to send, with what its answer must be."""
+    """A case shaped and ready to send, with what its answer must be."""
 
     case: Any
     target: Target
@@ -297,6 +322,8 @@ class _Planned:
 
     def sent(self, exchange: Exchange) -> Sent:
         operation = _operation(self.case)
+        if self.purpose == POSITIVE:
+            return Sent(exchange, self.target, POSITIVE, self.case.body, operation=operation)
         if self.purpose == PROBE:
             return Sent(exchange, self.target, PROBE, None, operation=operation)
         return Sent(exchange, self.target, NEGATIVE, self.decoded, rejection=self.rejection,
