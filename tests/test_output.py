@@ -153,6 +153,22 @@ def test_sigterm_leaves_a_partial_record(tmp_path):
         r["id"] for r in rec["requirements"] if r["verdict"] == "error"]
 
 
+def test_a_swallowed_sigterm_still_ends_the_run(tmp_path):
+    """Code inside a test may catch the KeyboardInterrupt a SIGTERM raises (hypothesis, cut mid-draw,
+    can turn it into an internal error): the run still ends before the next test."""
+    suite = tmp_path / "test_swallow.py"
+    suite.write_text("import os, signal, time\n\n\ndef test_swallows():\n    try:\n"
+                     "        os.kill(os.getpid(), signal.SIGTERM)\n        time.sleep(5)\n"
+                     "    except KeyboardInterrupt:\n        pass\n\n\ndef test_after():\n    pass\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(suite), "-p", "no:cacheprovider", "-v",
+                           f"--rootdir={tmp_path}", f"--reports-dir={tmp_path}", "--run-name=cut", "--no-preflight"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "test_after PASSED" not in proc.stdout
+    rec = record.load(tmp_path / "cut")
+    assert rec["run"]["partial"] is True and rec["run"]["interrupted"] == "SIGTERM"
+
+
 # -- shell lines ---------------------------------------------------------------------------------------------
 def test_curl_lines_carry_no_raw_control_bytes():
     body = '{"content": "\x1b[31mred\x07 it\'s\x7f"}'

@@ -139,10 +139,13 @@ class Runner:
                                       report_multiple_bugs=False,  # one failure, the one the plugin grades
                                       suppress_health_check=list(hypothesis.HealthCheck))
 
+        from ..plugin.runs import stop_if_terminating
+
         def run(each: Any) -> None:
             @options
             @hypothesis.given(case=strategy)
             def examples(case: Any) -> None:
+                stop_if_terminating()  # a SIGTERM hypothesis swallowed while drawing ends the test here
                 each(case)
 
             (hypothesis.seed(s.seed)(examples) if s.seed is not None else examples)()

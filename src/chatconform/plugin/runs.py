@@ -69,12 +69,35 @@ def prune(directory: Path, keep: int = KEEP_UNNAMED, spare: Sequence[Path] = ())
 
 
 # -- interruption ----------------------------------------------------------------------------------
+_terminating: dict[str, bool] = {}
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
+    _terminating["sigterm"] = True
     raise KeyboardInterrupt("SIGTERM")
+
+
+def terminating() -> bool:
+    """Whether a SIGTERM arrived: code that may catch the KeyboardInterrupt it raises (hypothesis,
+    interrupted mid-draw, can turn it into an internal error) asks again at its next safe point."""
+    return bool(_terminating)
+
+
+def stop_if_terminating() -> None:
+    if _terminating:
+        raise KeyboardInterrupt("SIGTERM")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+    # the interruption was swallowed inside the test: raise it again between tests, where pytest
+    # turns it into the end of the run
+    stop_if_terminating()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     _interrupted_by.clear()
+    _terminating.clear()
     if hasattr(config, "workerinput"):
         return  # a worker stops when the controller tells it
     name = config.getoption("cc_run_name")
