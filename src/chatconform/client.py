@@ -587,7 +587,8 @@ class Client:
                 self.cost.add_usage(usage)
                 if exchange.streamed and exchange.problem_kind == BUDGET and self.cost.tokens == before:
                     # cut before its usage chunk: each event was about one token the target billed
-                    self.cost.completion_tokens += len(exchange.events)
+                    stats = exchange.stream_stats
+                    self.cost.completion_tokens += stats.events if stats is not None else len(exchange.events)
                     self.stopped.setdefault("tokens", exchange.problem or "the token budget cut a stream")
                 if completions and (billable or self._authorised(exchange)):
                     self.cost.billed += 1
@@ -712,6 +713,7 @@ class Client:
                             done_at = time.monotonic()
                     if max_events is not None and max_events < s.max_stream_events and \
                             parser.stats.events > max_events:
+                        del exchange.events[max_events:]  # one read may bring more than the cap
                         exchange.problem_kind = BUDGET  # the checks report it not judged
                         exchange.problem = (f"the stream was cut after {max_events} events: the run's token "
                                             f"budget (--max-tokens) leaves no room for more")
