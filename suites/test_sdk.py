@@ -11,13 +11,16 @@ Skipped as a whole when ``openai`` is not installed (the ``sdk`` extra).
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import secrets
 import time
 
 import pytest
 
-openai = pytest.importorskip("openai")
-pydantic = pytest.importorskip("pydantic")
+for _needed in ("openai", "pydantic"):
+    if importlib.util.find_spec(_needed) is None:
+        pytest.skip(f"{_needed} is not installed (the sdk extra)", allow_module_level=True)
 
 from chatconform.payloads import features as fp  # noqa: E402
 from chatconform import payloads  # noqa: E402
@@ -25,6 +28,9 @@ from chatconform.checks import sdk as checks  # noqa: E402
 from chatconform.checks.sdk import Recorder, outcome_of, result_of, sdk_call  # noqa: E402
 from chatconform.checks.stored import route_missing  # noqa: E402
 from chatconform.failures import ConformanceFailure, NotJudged, Unsupported  # noqa: E402
+
+# imported on first use: the SDK's types cost about a second of every collection otherwise
+openai = checks.lazy_module("openai")
 
 requirement = pytest.mark.requirement
 capability = pytest.mark.capability
@@ -36,17 +42,31 @@ POLL_WAITS = (1.0, 2.0, 4.0)  # a hosted store may show a completion only shortl
 DECLARED = {t["function"]["name"] for t in fp.TOOLS}
 
 
-class Capital(pydantic.BaseModel):
-    """The structured answer to fp.JSON_SCHEMA_PROMPT."""
+@functools.cache
+def capital():
+    """The Capital model (pydantic), built when first asked for."""
+    import pydantic
 
-    city: str
-    country: str
+    class Capital(pydantic.BaseModel):
+        """The structured answer to fp.JSON_SCHEMA_PROMPT."""
+
+        city: str
+        country: str
+
+    return Capital
 
 
-class GetWeather(pydantic.BaseModel):
-    """Current weather in a city."""
+@functools.cache
+def get_weather():
+    """The GetWeather model (pydantic), built when first asked for."""
+    import pydantic
 
-    city: str
+    class GetWeather(pydantic.BaseModel):
+        """Current weather in a city."""
+
+        city: str
+
+    return GetWeather
 
 
 # -- the SDK client ---------------------------------------------------------------------------------
@@ -282,8 +302,8 @@ def test_parse_returns_the_pydantic_model(sdk):
     with sdk.call("sdk.parse-structured", "a ParsedChatCompletion with message.parsed", where,
                   unsupported=(("json_schema", "response_format"),)):
         completion = parse(model=sdk.target.model, messages=[{"role": "user", "content": fp.JSON_SCHEMA_PROMPT}],
-                           response_format=Capital, max_completion_tokens=fp.JSON_TOKENS)
-    checks.parsed_instance(completion, Capital, sdk.recorder, where)
+                           response_format=capital(), max_completion_tokens=fp.JSON_TOKENS)
+    checks.parsed_instance(completion, capital(), sdk.recorder, where)
 
 
 @requirement("sdk.parse-tool-arguments")
@@ -291,12 +311,12 @@ def test_parse_returns_the_pydantic_model(sdk):
 def test_parse_returns_tool_arguments_as_the_pydantic_model(sdk):
     parse = sdk.helper("parse")
     where = "client.chat.completions.parse(tools=[openai.pydantic_function_tool(GetWeather)], tool_choice='required')"
-    tool = openai.pydantic_function_tool(GetWeather, name="get_weather", description="Current weather in a city.")
+    tool = openai.pydantic_function_tool(get_weather(), name="get_weather", description="Current weather in a city.")
     with sdk.call("sdk.parse-tool-arguments", "a ParsedChatCompletion with parsed tool arguments", where,
                   unsupported=TOOL_REFUSALS):
         completion = parse(model=sdk.target.model, messages=[{"role": "user", "content": fp.WEATHER_PROMPT}],
                            tools=[tool], tool_choice="required", max_completion_tokens=fp.TOOL_TOKENS)
-    checks.parsed_arguments(completion, GetWeather, sdk.recorder, where)
+    checks.parsed_arguments(completion, get_weather(), sdk.recorder, where)
 
 
 # -- n, logprobs, headers ---------------------------------------------------------------------
