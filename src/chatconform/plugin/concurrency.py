@@ -2,8 +2,10 @@
 
 **Within a process.** Every session-shared exchange (the ``@prefetchable`` fixtures of
 suites/conftest.py, the shared error cases) is a *task* in the session memo: made once, by
-whoever gets to it first. Before each test, the tasks that the tests still to run here will
-need are handed to a thread pool of ``--concurrency`` threads; a test that needs one waits for
+whoever gets to it first. Before each test, the tasks that the next few tests to run here will
+need (WINDOW_PER_THREAD per thread) are handed to a thread pool of ``--concurrency`` threads:
+near enough that, under a budget, the tests that run first are the ones whose exchanges are
+paid for, as in a serial run. A test that needs a task waits for
 it, or makes it itself if no thread has started it. So the requests go out several at a time
 while the tests still run one by one, and no request is sent that a serial run would not send:
 a task is made at most once, and only for a test that is going to run (selected, its
@@ -233,14 +235,21 @@ def needs(item: pytest.Item) -> list[str]:
     return keys
 
 
+# How far ahead of the running test the pool may send: far enough to keep ``--concurrency`` requests
+# on the wire, near enough that, under a budget, the exchanges of the tests that run first (the
+# plugin.order priority) are the ones the budget pays for, not those of tests far down the list.
+WINDOW_PER_THREAD = 6
+
+
 class Prefetcher:
-    """Hands the pool the tasks that the tests still to run in this process will need."""
+    """Hands the pool the tasks that the tests about to run in this process will need."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.threads = int(budget.value(config, "concurrency", embedded=True) or 1)
         self.pending: list[pytest.Item] = []
-        self.position = 0
+        self.index: dict[str, int] = {}
+        self.scheduled = 0  # items before this position have had their tasks handed over
 
     def enabled(self) -> bool:
         return self.threads > 1 and not self.config.option.collectonly
@@ -249,16 +258,22 @@ class Prefetcher:
         if not self.enabled():
             return
         self.pending = list(session.items)
-        if not hasattr(self.config, "workerinput"):
-            self._schedule(self.pending)
+        self.index = {item.nodeid: n for n, item in enumerate(self.pending)}
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         if not self.enabled():
             return
+        window = self.threads * WINDOW_PER_THREAD
         if hasattr(self.config, "workerinput"):
             # under xdist a worker learns its tests as they are scheduled: what it holds now
-            self._schedule([item, *self._queued(item.session)])
+            self._schedule([item, *self._queued(item.session)][:window])
+            return
+        here = self.index.get(item.nodeid, self.scheduled)
+        end = min(len(self.pending), here + window)
+        if end > self.scheduled:
+            self._schedule(self.pending[max(here, self.scheduled):end])
+            self.scheduled = end
 
     def _queued(self, session: pytest.Session) -> list[pytest.Item]:
         interactor = self.config.pluginmanager.getplugin("workerinteractor")
