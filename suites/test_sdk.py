@@ -29,8 +29,14 @@ from chatconform.checks.sdk import Recorder, outcome_of, result_of, sdk_call  # 
 from chatconform.checks.stored import route_missing  # noqa: E402
 from chatconform.failures import ConformanceFailure, NotJudged, Unsupported  # noqa: E402
 
-# imported on first use: the SDK's types cost about a second of every collection otherwise
-openai = checks.lazy_module("openai")
+
+
+def openai_module():
+    """The openai package, imported on first use: its types cost about a second of every collection.
+    (Not a module-level name: pytest's fixture discovery reads every attribute of a test module.)"""
+    import openai
+
+    return openai
 
 requirement = pytest.mark.requirement
 capability = pytest.mark.capability
@@ -99,18 +105,18 @@ class SDK:
         owner = getattr(getattr(getattr(self.openai, "beta", None), "chat", None), "completions", None)
         if owner is not None and hasattr(owner, name):
             return getattr(owner, name)
-        pytest.skip(f"the installed openai {openai.__version__} has no chat.completions.{name}()")
+        pytest.skip(f"the installed openai {openai_module().__version__} has no chat.completions.{name}()")
 
     def method(self, owner, name):
         if not hasattr(owner, name):
-            pytest.skip(f"the installed openai {openai.__version__} has no chat.completions.{name}()")
+            pytest.skip(f"the installed openai {openai_module().__version__} has no chat.completions.{name}()")
         return getattr(owner, name)
 
 
 def _azure_client(target, chatconform, recorder, api_key=None):
     params = dict(getattr(target, "url_parameters", None) or {})
     key = target.api_key if api_key is None else api_key
-    return openai.AzureOpenAI(
+    return openai_module().AzureOpenAI(
         azure_endpoint=target.base_url, azure_deployment=params.get("deployment") or target.model,
         api_version=params.get("api_version") or "2024-10-21", api_key=key or "chatconform-no-key",
         max_retries=0, timeout=checks.sdk_timeout(chatconform), default_headers=checks.extra_headers(target),
@@ -311,7 +317,7 @@ def test_parse_returns_the_pydantic_model(sdk):
 def test_parse_returns_tool_arguments_as_the_pydantic_model(sdk):
     parse = sdk.helper("parse")
     where = "client.chat.completions.parse(tools=[openai.pydantic_function_tool(GetWeather)], tool_choice='required')"
-    tool = openai.pydantic_function_tool(get_weather(), name="get_weather", description="Current weather in a city.")
+    tool = openai_module().pydantic_function_tool(get_weather(), name="get_weather", description="Current weather in a city.")
     with sdk.call("sdk.parse-tool-arguments", "a ParsedChatCompletion with parsed tool arguments", where,
                   unsupported=TOOL_REFUSALS):
         completion = parse(model=sdk.target.model, messages=[{"role": "user", "content": fp.WEATHER_PROMPT}],
@@ -383,7 +389,7 @@ def _polled(call):
     for wait in POLL_WAITS:
         try:
             return call()
-        except openai.NotFoundError:
+        except openai_module().NotFoundError:
             time.sleep(wait)
     return call()
 
@@ -493,7 +499,7 @@ def test_an_invalid_request_raises_bad_request_error(sdk, shared, mode):
 @requirement("sdk.error-param")
 def test_the_bad_request_error_names_the_parameter(sdk, shared):
     outcome = _temperature_3(sdk, shared, "create")
-    if not isinstance(outcome, openai.APIStatusError):
+    if not isinstance(outcome, openai_module().APIStatusError):
         pytest.skip("temperature 3 raised no status error (see sdk.error-bad-request)")
     checks.error_param(outcome, "temperature", sdk.recorder, "client.chat.completions.create(temperature=3)")
 
@@ -518,7 +524,7 @@ def test_azure_openai_reaches_the_deployment(sdk):
     if not sdk.azure:
         pytest.skip(f"AzureOpenAI is used only under the azure profile (this run: profile {sdk.target.profile.name}); "
                     "sdk.create-parses is judged through openai.OpenAI by test_create_returns_a_chat_completion")
-    assert isinstance(sdk.openai, openai.AzureOpenAI)
+    assert isinstance(sdk.openai, openai_module().AzureOpenAI)
     where = "AzureOpenAI(azure_endpoint, azure_deployment, api_version).chat.completions.create()"
     completion = _create(sdk, "sdk.create-parses", where)
     url = sdk.recorder.last.url if sdk.recorder.last else ""

@@ -14,9 +14,7 @@ the last exchange as the way to reproduce it. ``openai`` is imported lazily: thi
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -212,22 +210,6 @@ class RecordingTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
-
-
-def lazy_module(name: str) -> Any:
-    """The module ``name``, imported when an attribute of it is first read (the standard library's
-    importlib.util.LazyLoader): a suite can name the SDK at module level without paying for its
-    import at collection."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ModuleNotFoundError(name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def http_client(chatconform: Client, recorder: Recorder, auth_headers: dict[str, str] | None = None) -> httpx.Client:
