@@ -116,3 +116,23 @@ def test_a_store_without_list_update_delete_is_unsupported_not_passed():
         assert run.verdict_of(rid) == "unsupported", (rid, run.summary())
     for rid in ("sdk.stored-retrieve", "sdk.stored-messages"):
         assert run.verdict_of(rid) == "pass", (rid, run.summary())
+
+
+def test_only_the_runs_key_is_billed_through_the_sdk_transport():
+    """A request the SDK sends with another key (the wrong-key test) is free: with the run's billed
+    completions spent it is still sent, while one more with the run's key is held back."""
+    from chatconform.checks.sdk import Recorder, http_client
+    from chatconform.client import Auth, Client, ClientSettings
+    from tests.fakes import FakeServer
+
+    body = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 16}
+    with FakeServer(reference_proxy()) as url:
+        run = Client(url, Auth("bearer", API_KEY), ClientSettings(max_billed=1))
+        assert run.chat(body).status == 200  # the one billed completion
+        recorder = Recorder()
+        wrong = http_client(run, recorder, {"Authorization": "Bearer sk-some-other-key"})
+        assert wrong.post(f"{url}/chat/completions", json=body).status_code == 200  # sent: not the run's key
+        own = http_client(run, recorder, {"Authorization": f"Bearer {API_KEY}"})
+        with pytest.raises(Exception, match="billed"):
+            own.post(f"{url}/chat/completions", json=body)
+    assert [e.attempts for e in recorder.exchanges] == [1, 0]
