@@ -445,6 +445,17 @@ def _content_missing(payload: dict, ctx: Context) -> dict:
     return payload
 
 
+@fault("content-parts-unread", "A message whose `content` is an array of text parts is answered as if it said "
+       "nothing: the reply ignores the parts' text.", [PARAMETERS], ["request.content-parts-accepted"],
+       hook="completion")
+def _content_parts_unread(payload: dict, ctx: Context) -> dict:
+    if any(isinstance(m, dict) and isinstance(m.get("content"), list) for m in ctx.body.get("messages") or []):
+        for choice in _choices(payload):
+            if isinstance(choice["message"].get("content"), str):
+                choice["message"]["content"] = "Hello! How can I help you today?"
+    return payload
+
+
 @fault("object-wrong", '`object` is "text_completion".', [RESPONSES], ["response.object-chat-completion"],
        hook="completion")
 def _object_wrong(payload: dict, ctx: Context) -> dict:
