@@ -630,8 +630,12 @@ class Client:
             return False
         from .spec import validator  # late: only a run with a budget pays for compiling the schema
 
+        body = dict(json_body)
+        # a body without model is billed where the URL names the deployment (Azure's layout): judged
+        # as if it named one, so such a target cannot take a completion past the limit unreserved
+        body.setdefault("model", "deployment-in-the-url")
         try:
-            return validator("CreateChatCompletionRequest").is_valid(dict(json_body))
+            return validator("CreateChatCompletionRequest").is_valid(body)
         except KeyError:  # a spec without the schema: count every completions request
             return True
 
