@@ -65,6 +65,19 @@ def not_judged(results: dict[str, Any]) -> int:
     return sum(1 for t in results.get("tests") or [] if "not judged" in json.dumps(t).lower())
 
 
+def profile_model(profile: str | None) -> str:
+    """The model id to ask for under a profile: vendor/model where the profile's ids carry the
+    vendor (conventions.model_vendor, as seed 004 requires), else the benchmark's model."""
+    if not profile:
+        return c.MODEL
+    import yaml
+
+    data = yaml.safe_load((c.REPO / "specs" / "profiles" / f"{profile}.yaml").read_text(encoding="utf-8")) or {}
+    conventions = data.get("conventions") or {}
+    vendor = conventions.get("model_vendor")
+    return f"{vendor}/{c.MODEL}" if vendor and conventions.get("model_id") == "vendor/model" else c.MODEL
+
+
 def profiles() -> list[str]:
     return sorted(p.stem for p in (c.REPO / "specs" / "profiles").glob("*.yaml"))
 
@@ -78,7 +91,7 @@ def one_run(label: str, profile: str | None, fault: str | None, extra: list[str]
     with server:
         # a bare host: the profile's base_path completes it (/v1 for most, another layout for some)
         base = server.url.rsplit("/v1", 1)[0] if features["serve_profile"] else server.url
-        args = [f"--base-url={base}", f"--api-key={c.API_KEY}", f"--model={c.MODEL}"]
+        args = [f"--base-url={base}", f"--api-key={c.API_KEY}", f"--model={profile_model(profile)}"]
         if profile:
             args.append(f"--profile={profile}")
             if features["header_option"]:
