@@ -68,6 +68,8 @@ class ClientSettings:
     max_requests: int | None = None
     max_billed: int | None = None  # 2xx answers to completions requests made with the run's key
     max_tokens: int | None = None  # prompt + completion tokens the target reported
+    # the URL names the model (Azure's deployments): a completions body without model is billed too
+    model_in_url: bool = False
     run_deadline: float | None = None  # seconds
 
 
@@ -631,9 +633,8 @@ class Client:
         from .spec import validator  # late: only a run with a budget pays for compiling the schema
 
         body = dict(json_body)
-        # a body without model is billed where the URL names the deployment (Azure's layout): judged
-        # as if it named one, so such a target cannot take a completion past the limit unreserved
-        body.setdefault("model", "deployment-in-the-url")
+        if self.settings.model_in_url:  # the URL names the deployment (Azure's layout): a body needs no model
+            body.setdefault("model", "deployment-in-the-url")
         try:
             return validator("CreateChatCompletionRequest").is_valid(body)
         except KeyError:  # a spec without the schema: count every completions request

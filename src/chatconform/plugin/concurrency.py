@@ -246,13 +246,24 @@ class Prefetcher:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.threads = int(budget.value(config, "concurrency", embedded=True) or 1)
+        # 1 whatever the target when --concurrency 1 is given; otherwise both defaults are above 1
+        self.serial = int(budget.value(config, "concurrency", embedded=True) or 1) <= 1
+        self._threads: int | None = None
         self.pending: list[pytest.Item] = []
         self.index: dict[str, int] = {}
         self.scheduled = 0  # items before this position have had their tasks handed over
 
     def enabled(self) -> bool:
-        return self.threads > 1 and not self.config.option.collectonly
+        return not self.serial and not self.config.option.collectonly
+
+    @property
+    def threads(self) -> int:
+        """The pool's size: the client's in-flight limit (its default depends on the target)."""
+        if self._threads is None:
+            from .session import state
+
+            self._threads = max(1, int(state(self.config).client().settings.max_in_flight or 1))
+        return self._threads
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if not self.enabled():

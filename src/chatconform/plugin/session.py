@@ -237,7 +237,8 @@ class Session:
                 read_timeout=timeout, total_timeout=2 * timeout, give_up_after_seconds=2 * timeout,
                 max_in_flight=int(limits["concurrency"] or 1),
                 max_requests=_int(limits["max_requests"]), max_billed=_int(limits["max_billed"]),
-                max_tokens=_int(limits["max_tokens"]), run_deadline=deadline)
+                max_tokens=_int(limits["max_tokens"]), run_deadline=deadline,
+                model_in_url=bool(getattr(t.profile, "model_in_path", False)))
             auth = Auth(t.auth_style, t.api_key) if t.api_key else None
             secrets = [t.api_key, t.restricted_api_key, t.rate_limit_probe, *t.secret_header_values()]
             self._client = Client(t.base_url, auth, settings, Redactor(secrets), extra_headers=t.headers,
