@@ -11,7 +11,7 @@ import pytest
 from chatconform.payloads import features as fp
 from chatconform.checks import structured
 from chatconform.checks.capabilities import unsupported_if_rejected
-from chatconform.plugin.concurrency import declare, uses
+from chatconform.plugin.concurrency import declare, each_using, uses
 
 requirement = pytest.mark.requirement
 
@@ -80,8 +80,7 @@ def test_strict_json_schema_output_has_exactly_the_schemas_properties(client, ta
 
 
 @requirement("structured.malformed-format-rejected")
-@pytest.mark.parametrize("case", [pytest.param(c, marks=uses(f"structured.malformed.{c}"))
-                                  for c in sorted(fp.MALFORMED_FORMATS)])
+@pytest.mark.parametrize("case", each_using("structured.malformed", sorted(fp.MALFORMED_FORMATS)))
 def test_a_malformed_response_format_is_rejected(shared, case):
     structured.malformed_rejected(shared(f"structured.malformed.{case}"))
 

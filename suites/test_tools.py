@@ -10,7 +10,7 @@ from chatconform.payloads import features as fp
 from chatconform.checks import tools
 from chatconform.checks.capabilities import unsupported_if_rejected
 from chatconform.failures import Unsupported
-from chatconform.plugin.concurrency import declare, uses
+from chatconform.plugin.concurrency import declare, each_using, uses
 
 requirement = pytest.mark.requirement
 pytestmark = pytest.mark.capability("tools")
@@ -33,11 +33,6 @@ declare("tools.foreign-result", lambda client, target: client.chat(fp.foreign_to
 declare("tools.functions", lambda client, target: client.chat(fp.functions_request(target.model)))
 for _case in fp.INVALID_TOOLS:
     declare(f"tools.invalid.{_case}", lambda client, target, case=_case: client.chat(fp.invalid_tool_request(target.model, case)))
-
-
-def forms(names):
-    """One pytest param per tool_choice form, marked with the exchange it judges."""
-    return [pytest.param(form, marks=uses(f"tools.{form}")) for form in names]
 
 
 @pytest.fixture
@@ -80,37 +75,37 @@ def test_named_choice_calls_that_function(exchange_for):
 
 
 @requirement("tool.arguments-json-string")
-@pytest.mark.parametrize("form", forms(CALLING))
+@pytest.mark.parametrize("form", each_using("tools", CALLING))
 def test_arguments_are_a_json_object_in_a_string(exchange_for, form):
     tools.arguments_json_string(exchange_for(form))
 
 
 @requirement("tool.arguments-match-schema")
-@pytest.mark.parametrize("form", forms(CALLING))
+@pytest.mark.parametrize("form", each_using("tools", CALLING))
 def test_arguments_match_the_parameters_schema(exchange_for, form):
     tools.arguments_match_schema(exchange_for(form))
 
 
 @requirement("tool.function-name-declared")
-@pytest.mark.parametrize("form", forms(CALLING))
+@pytest.mark.parametrize("form", each_using("tools", CALLING))
 def test_called_functions_were_declared(exchange_for, form):
     tools.function_name_declared(exchange_for(form))
 
 
 @requirement("tool.call-ids-unique")
-@pytest.mark.parametrize("form", forms(CALLING))
+@pytest.mark.parametrize("form", each_using("tools", CALLING))
 def test_call_ids_are_present_and_distinct(exchange_for, form):
     tools.call_ids_unique(exchange_for(form))
 
 
 @requirement("tool.finish-reason-tool-calls")
-@pytest.mark.parametrize("form", forms(["required", "auto", "none", "named"]))
+@pytest.mark.parametrize("form", each_using("tools", ["required", "auto", "none", "named"]))
 def test_finish_reason_tool_calls_exactly_when_tools_were_called(exchange_for, form):
     tools.finish_reason_tool_calls(exchange_for(form))
 
 
 @requirement("tool.function-call-not-beside-tool-calls")
-@pytest.mark.parametrize("form", forms(CALLING))
+@pytest.mark.parametrize("form", each_using("tools", CALLING))
 def test_no_legacy_function_call_beside_tool_calls(exchange_for, form):
     tools.no_function_call_beside_tool_calls(exchange_for(form))
 
@@ -155,7 +150,7 @@ def test_a_replayed_call_id_in_another_format_is_accepted(client, target, shared
 
 
 @requirement("tool.definition-invalid-rejected")
-@pytest.mark.parametrize("case", [pytest.param(c, marks=uses(f"tools.invalid.{c}")) for c in sorted(fp.INVALID_TOOLS)])
+@pytest.mark.parametrize("case", each_using("tools.invalid", sorted(fp.INVALID_TOOLS)))
 def test_an_invalid_tool_definition_is_rejected(shared, case):
     tools.definition_rejected(shared(f"tools.invalid.{case}"))
 

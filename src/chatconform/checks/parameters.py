@@ -185,7 +185,6 @@ def parts_like_string(exchange: Exchange, as_string: Exchange) -> None:
         raise NotJudged(requirement, f"the string form did not echo the prompt ({plain[:120]!r}), so there is no "
                                      f"answer the parts form must match; the parts were accepted", exchange)
     missing = [w for w in words if w not in got]
-    expected = words
     if missing:
-        raise ConformanceFailure(requirement, f"the words {expected} the string form got back",
+        raise ConformanceFailure(requirement, f"the words {words} the string form got back",
                                  f"content {got!r} lacks {missing}", exchange)

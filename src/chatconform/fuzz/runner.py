@@ -77,28 +77,15 @@ class Runner:
         self.unanswered = 0
 
     # -- the three kinds of property test ----------------------------------------------------------
-    def positive(self, case: Any, *, stream: bool) -> None:
-        """A valid request (shaped for cost and capabilities) must be accepted with a conforming answer."""
-        planned = self._plan_positive(case, stream=stream)
-        exchange = self._answered(case)
-        if exchange is not None:
-            self.judge(case, planned.sent(exchange))
-
     def _plan_positive(self, case: Any, *, stream: bool) -> _Planned:
+        """A valid request (shaped for cost and capabilities) must be accepted with a conforming answer."""
         case.body = shaping.positive(case.body, self.target, stream=stream)
         self._harness_guard(case.body)
         return _Planned(case, self.target, POSITIVE, case.body, None, ())
 
-    def negative(self, case: Any) -> None:
-        """An invalid request must be refused (400, the envelope); never accepted, never a 5xx."""
-        planned = self._plan_negative(case)
-        if planned is not None:
-            exchange = self._answered(case)
-            if exchange is not None:
-                self.judge(case, planned.sent(exchange))
-
     def _plan_negative(self, case: Any) -> _Planned | None:
-        """Shape an invalid case and say how it must be answered; None: nothing left to test."""
+        """An invalid request must be refused (400, the envelope); never accepted, never a 5xx. The
+        case shaped, with how it must be answered; None: nothing left to test."""
         has_body, generated = _body(case)
         if _is_probe(case):
             return _Planned(case, self.target, PROBE, None, None, (400,))
@@ -123,23 +110,21 @@ class Runner:
         embedded server) fails the test."""
         import hypothesis
 
+        from ..plugin.runs import stop_if_terminating
         from . import schema, settings
 
         s = settings()
         strategy = schema.strategy(kind, label)
-        if kind == "negative":
-            judge = self.negative
-        else:
-            def judge(case: Any) -> None:
-                self.positive(case, stream=kind == "streaming")
+
+        def plan(case: Any) -> _Planned | None:
+            return self._plan_negative(case) if kind == "negative" else \
+                self._plan_positive(case, stream=kind == "streaming")
 
         phases = [hypothesis.Phase.generate] + ([hypothesis.Phase.shrink] if s.shrink else [])
         options = hypothesis.settings(max_examples=s.examples_for(kind), deadline=None, database=None,
                                       derandomize=s.derandomize and s.seed is None, phases=phases,
                                       report_multiple_bugs=False,  # one failure, the one the plugin grades
                                       suppress_health_check=list(hypothesis.HealthCheck))
-
-        from ..plugin.runs import stop_if_terminating
 
         def run(each: Any) -> None:
             @options
@@ -151,15 +136,17 @@ class Runner:
             (hypothesis.seed(s.seed)(examples) if s.seed is not None else examples)()
 
         if s.shrink:  # a failure is replayed while hypothesis shrinks it: each case is sent as it is drawn
-            run(judge)
+            def one(case: Any) -> None:
+                planned = plan(case)
+                exchange = self._answered(case) if planned is not None else None
+                if exchange is not None:
+                    self.judge(case, planned.sent(exchange))
+
+            run(one)
             return
 
         # nothing will be replayed (against --base-url): every example is drawn and shaped first (a
         # fraction of one round trip), then all are sent together and judged in the order drawn
-        def plan(case: Any) -> _Planned | None:
-            return self._plan_negative(case) if kind == "negative" else \
-                self._plan_positive(case, stream=kind == "streaming")
-
         def planned() -> Any:
             plans: list[_Planned] = []
             run(lambda case: plans.append(plan(case)))

@@ -66,8 +66,18 @@ def uses(*keys: str) -> pytest.MarkDecorator:
     return pytest.mark.exchange(*keys)
 
 
+def each_using(prefix: str, values: Any) -> list[Any]:
+    """One pytest param per value, marked with the declared exchange ``{prefix}.{value}`` it judges."""
+    return [pytest.param(value, marks=uses(f"{prefix}.{value}")) for value in values]
+
+
 def declared_key(key: str) -> str:
     return f"exchange:{key}"
+
+
+def marked_exchanges(item: pytest.Item) -> list[str]:
+    """The declared exchanges an item's ``exchange`` marks name (known or not)."""
+    return [key for mark in item.iter_markers("exchange") for key in mark.args]
 
 
 def declared(key: str, client: Any, target: Any) -> Callable[[], Any]:
@@ -224,7 +234,7 @@ def needs(item: pytest.Item) -> list[str]:
     """The memo keys an item will ask for that can be made ahead of it."""
     names = getattr(item, "fixturenames", ())
     keys = [f"fixture:{name}" for name in names if name in PREFETCHABLE]
-    keys += [declared_key(key) for mark in item.iter_markers("exchange") for key in mark.args if key in DECLARED]
+    keys += [declared_key(key) for key in marked_exchanges(item) if key in DECLARED]
     # a parameter ``name`` that the test resolves by name: a conftest exchange, or an error case
     name = getattr(getattr(item, "callspec", None), "params", {}).get("name")
     if isinstance(name, str):
@@ -360,7 +370,7 @@ def groups(items: list[pytest.Item]) -> dict[str, str]:
                 found.append(f"fixture:{name}")
             elif scope in ("module", "package", "class"):
                 found.append(f"fixture:{name}@{module}")
-        found += [declared_key(key) for mark in item.iter_markers("exchange") for key in mark.args]
+        found += [declared_key(key) for key in marked_exchanges(item)]
         names = getattr(item, "fixturenames", ())
         if "shared" in names:
             found.append(f"shared@{module}")
@@ -387,8 +397,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook appends the group to the node id
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    unknown = sorted({key for item in items for mark in item.iter_markers("exchange") for key in mark.args
-                      if key not in DECLARED})
+    unknown = sorted({key for item in items for key in marked_exchanges(item) if key not in DECLARED})
     if unknown:
         raise pytest.UsageError(f"@pytest.mark.exchange names undeclared exchanges: {', '.join(unknown)}")
     if not getattr(config.option, "loadgroup", False) and getattr(config.option, "dist", "no") != "loadgroup":

@@ -77,13 +77,9 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt("SIGTERM")
 
 
-def terminating() -> bool:
-    """Whether a SIGTERM arrived: code that may catch the KeyboardInterrupt it raises (hypothesis,
-    interrupted mid-draw, can turn it into an internal error) asks again at its next safe point."""
-    return bool(_terminating)
-
-
 def stop_if_terminating() -> None:
+    """Raise the SIGTERM's KeyboardInterrupt again if one arrived: code that may catch it (hypothesis,
+    interrupted mid-draw, can turn it into an internal error) asks at its next safe point."""
     if _terminating:
         raise KeyboardInterrupt("SIGTERM")
 
