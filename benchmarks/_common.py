@@ -383,54 +383,119 @@ def replay_server_args(suite: SuiteRun) -> list[str]:
 DROP_REQUEST_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
 
 
+class Replayer:
+    """Sends recorded requests again, one by one, with one plain httpx client (keep-alive, each
+    body read to its end), rewriting `base_from` to `base_to` and the ids of stored completions to
+    the ones the fresh server issued, so lookups find what they found in the run. The raw replay
+    (`replay`) and the bare pytest run (`pytest_replay`) both send through it."""
+
+    def __init__(self, base_from: str | None, base_to: str, timeout: float = 30.0) -> None:
+        import httpx
+
+        self.base_from, self.base_to = base_from, base_to
+        self.client = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0), follow_redirects=False)
+        self.sent = self.matched = self.errors = 0
+        self.differences: dict[str, int] = {}
+        self.ids: dict[str, str] = {}
+
+    def send(self, r: dict[str, Any]) -> None:
+        import base64
+
+        import httpx
+
+        url = r["url"]
+        if self.base_from and url.startswith(self.base_from):
+            url = self.base_to + url[len(self.base_from):]
+        for old_id, new_id in self.ids.items():
+            if old_id in url:
+                url = url.replace(old_id, new_id)
+        headers = [(k, v) for k, v in r["headers"] if k.lower() not in DROP_REQUEST_HEADERS]
+        body = base64.b64decode(r["body"]) if r.get("body") else None
+        self.sent += 1
+        try:
+            with self.client.stream(r["method"], url, headers=headers, content=body) as response:
+                head = b""
+                for chunk in response.iter_raw():
+                    if r.get("response_id") and len(head) < 4096:
+                        head += chunk[:4096]
+                if r.get("response_id"):
+                    match = re.search(rb'"id"\s*:\s*"(chatcmpl-[^"]{1,200})"', head)
+                    if match:
+                        self.ids[r["response_id"]] = match.group(1).decode("latin-1")
+                if response.status_code == r.get("status"):
+                    self.matched += 1
+                else:
+                    path = re.sub(r"/chatcmpl-[^/?]+", "/{id}", url.split("://", 1)[-1].split("/", 1)[-1].split("?")[0])
+                    key = f"{r['method']} /{path}: {r.get('status')} -> {response.status_code}"
+                    self.differences[key] = self.differences.get(key, 0) + 1
+        except httpx.HTTPError:
+            self.errors += 1
+
+    def close(self) -> None:
+        self.client.close()
+
+
 def replay(requests: Iterable[dict[str, Any]], base_from: str | None, base_to: str, timeout: float = 30.0,
            deadline: float = 300.0) -> dict[str, Any]:
-    """Send the recorded requests again with a plain httpx loop (one client, keep-alive, each body
-    read to its end), rewriting `base_from` to `base_to`. Returns wall time, count, status matches."""
-    import base64
-
-    import httpx
-
+    """Send the recorded requests again with a plain httpx loop. Returns wall time, count, status matches."""
     requests = list(requests)
-    sent = matched = errors = 0
-    differences: dict[str, int] = {}
-    ids: dict[str, str] = {}
     stop_at = time.monotonic() + deadline
-    with httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0), follow_redirects=False) as client:
+    replayer = Replayer(base_from, base_to, timeout)
+    try:
         start = time.perf_counter()
         for r in requests:
             if time.monotonic() > stop_at:
                 break
-            url = r["url"]
-            if base_from and url.startswith(base_from):
-                url = base_to + url[len(base_from):]
-            for old_id, new_id in ids.items():  # a stored completion is looked up by the id it got now
-                if old_id in url:
-                    url = url.replace(old_id, new_id)
-            headers = [(k, v) for k, v in r["headers"] if k.lower() not in DROP_REQUEST_HEADERS]
-            body = base64.b64decode(r["body"]) if r.get("body") else None
-            sent += 1
-            try:
-                with client.stream(r["method"], url, headers=headers, content=body) as response:
-                    head = b""
-                    for chunk in response.iter_raw():
-                        if r.get("response_id") and len(head) < 4096:
-                            head += chunk[:4096]
-                    if r.get("response_id"):
-                        match = re.search(rb'"id"\s*:\s*"(chatcmpl-[^"]{1,200})"', head)
-                        if match:
-                            ids[r["response_id"]] = match.group(1).decode("latin-1")
-                    if response.status_code == r.get("status"):
-                        matched += 1
-                    else:
-                        path = re.sub(r"/chatcmpl-[^/?]+", "/{id}", url.split("://", 1)[-1].split("/", 1)[-1].split("?")[0])
-                        key = f"{r['method']} /{path}: {r.get('status')} -> {response.status_code}"
-                        differences[key] = differences.get(key, 0) + 1
-            except httpx.HTTPError:
-                errors += 1
+            replayer.send(r)
         wall = time.perf_counter() - start
-    return {"wall": wall, "requests": sent, "status_matched": matched, "errors": errors,
-            "status_differences": dict(sorted(differences.items(), key=lambda kv: -kv[1]))}
+    finally:
+        replayer.close()
+    return {"wall": wall, "requests": replayer.sent, "status_matched": replayer.matched, "errors": replayer.errors,
+            "status_differences": dict(sorted(replayer.differences.items(), key=lambda kv: -kv[1]))}
+
+
+# The bare pytest run: as many tests as the suite ran, the recorded requests shared out among them
+# in order, nothing else (no plugin of ours, no fixtures, no checks). What pytest itself costs for
+# that many tests and requests, start-up included: the floor under any pytest suite's overhead.
+_PYTEST_REPLAY = """\
+import json, os, sys
+
+import pytest
+
+sys.path.insert(0, os.environ["CHATCONFORM_BENCH_DIR"])
+from _common import Replayer  # noqa: E402
+
+with open(os.environ["CHATCONFORM_BENCH_REPLAY"], encoding="utf-8") as fh:
+    PLAN = json.load(fh)
+REQUESTS, TESTS = PLAN["requests"], PLAN["tests"]
+replayer = Replayer(PLAN["base_from"], PLAN["base_to"])
+
+
+@pytest.mark.parametrize("n", range(TESTS))
+def test_replay(n):
+    for r in REQUESTS[n * len(REQUESTS) // TESTS:(n + 1) * len(REQUESTS) // TESTS]:
+        replayer.send(r)
+    assert replayer.errors == 0
+"""
+
+
+def pytest_replay(requests: Sequence[dict[str, Any]], base_from: str | None, base_to: str, tests: int,
+                  workdir: Path, timeout: float) -> dict[str, Any]:
+    """Time a bare pytest process (its own rootdir and empty config; the plugins the suite's own
+    config turns off, schemathesis' and hypothesis', off here too, and ours) that runs `tests`
+    trivial tests replaying `requests` among them. Returns wall time and pytest's outcome."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (workdir / "test_replay.py").write_text(_PYTEST_REPLAY, encoding="utf-8")
+    plan = workdir / "plan.json"
+    plan.write_text(json.dumps({"requests": list(requests), "tests": max(1, tests), "base_from": base_from,
+                                "base_to": base_to}), encoding="utf-8")
+    env = clean_env(CHATCONFORM_BENCH_DIR=str(BENCH_DIR), CHATCONFORM_BENCH_REPLAY=str(plan))
+    off = ["-p", "no:cacheprovider", "-p", "no:chatconform", "-p", "no:schemathesis", "-p", "no:hypothesispytest"]
+    done = run([PYTHON, "-m", "pytest", "-q", *off, "test_replay.py"],
+               timeout=timeout, env=env, cwd=workdir)
+    return {"wall": done.wall, "tests": max(1, tests), "requests": len(requests), "returncode": done.returncode,
+            "tail": done.tail(3)}
 
 
 def origin_of(suite: SuiteRun) -> str | None:

@@ -5,9 +5,12 @@ exactly the same requests, side by side in one run.
 The suite runs with a recorder plugin (benchmarks/_recorder.py) that logs every request at the
 httpx transport; then a plain httpx loop replays those requests, in order, against a fresh
 `chatconform serve` configured like the run's server. The ratio suite wall / replay wall is the
-harness overhead (start-up, collection, checks, reporting).
+harness overhead (start-up, collection, checks, reporting). Next to it, the floor under any pytest
+suite: a bare pytest process (no plugin of ours) running as many trivial tests as the suite ran,
+the same requests shared out among them, start-up included.
 
-Measured (each is one pytest run):
+Measured (each is one pytest run; --repeat N runs each N times, interleaved with nothing else,
+and keeps the run with the median wall, its replays with it):
   collect      `pytest --collect-only -q` wall time (and pytest's own figure), next to the time
                to start Python and import pytest
   embedded     the full suite with no --base-url (the embedded server), serial
@@ -87,6 +90,14 @@ def measure_suite(label: str, args: list[str], work: Path, timeout: float, repla
     with replay_server:
         target = replay_server.url.split("/v1")[0]
         replayed = c.replay(suite.requests, origin, target, deadline=replay_timeout)
+    # the floor: a bare pytest process running as many tests, sharing out the same requests
+    tests = sum(suite.outcomes.values()) or 1
+    floor_server = c.reference_server(replay_args, api_key=None if replay_args else c.API_KEY)
+    with floor_server:
+        floor = c.pytest_replay(suite.requests, origin, floor_server.url.split("/v1")[0], tests,
+                                work / f"{label}-pytest-replay", timeout=replay_timeout)
+    if floor["returncode"] != 0:
+        raise SystemExit(f"harness_overhead: the bare pytest replay failed (exit {floor['returncode']}):\n{floor['tail']}")
     return {
         "label": label,
         "wall": suite.wall,
@@ -103,6 +114,10 @@ def measure_suite(label: str, args: list[str], work: Path, timeout: float, repla
         "replay_errors": replayed["errors"],
         "replay_status_differences": replayed["status_differences"],
         "ratio": c.ratio(suite.wall, replayed["wall"]),
+        "pytest_replay_wall": floor["wall"],
+        "pytest_replay_tests": floor["tests"],
+        "ratio_to_pytest_replay": c.ratio(suite.wall, floor["wall"]),
+        "pytest_replay_to_replay": c.ratio(floor["wall"], replayed["wall"]),
         "ratio_in_session": c.ratio(suite.completed.reported_seconds, replayed["wall"]),
     }
 
@@ -131,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="collect,embedded,serve,hand",
                         help="comma-separated: collect, embedded, serve, hand (default: all)")
     parser.add_argument("--timeout", type=float, default=600.0, help="longest one pytest run may take (s)")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="runs of each suite mode, the median kept (default 3; --quick 1)")
     parser.add_argument("--profile", action="store_true", help="also profile collection and the hand-written run")
     parser.add_argument("--profile-top", type=int, default=25)
     args = parser.parse_args(argv)
@@ -155,7 +172,10 @@ def main(argv: list[str] | None = None) -> int:
             if mode not in modes:
                 continue
             selection = hand if mode == "hand" else suites
-            results["modes"][mode] = measure_suite(mode, selection, work, args.timeout, args.timeout)
+            repeat = args.repeat or (1 if args.quick else 3)
+            runs = sorted((measure_suite(mode, selection, work, args.timeout, args.timeout) for _ in range(repeat)),
+                          key=lambda r: r["wall"])
+            results["modes"][mode] = dict(runs[len(runs) // 2], walls=[r["wall"] for r in runs])
         if args.profile:
             profile(suites, hand, work, args.timeout, args.profile_top)
 
@@ -163,11 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     for mode, r in results["modes"].items():
         rows.append([mode, f"{r['wall']:.2f}", f"{r['reported'] or 0:.2f}", r["requests"], r["cost_requests"],
                      f"{r['http_seconds']:.2f}", f"{r['replay_wall']:.2f}", r["replay_requests"],
-                     f"{r['replay_status_matched']}/{r['replay_requests']}", c.fmt_ratio(r["ratio"])])
+                     f"{r['replay_status_matched']}/{r['replay_requests']}", c.fmt_ratio(r["ratio"]),
+                     f"{r['pytest_replay_wall']:.2f}", c.fmt_ratio(r["ratio_to_pytest_replay"])])
     print()
     if rows:
         print(c.table(["run", "suite wall s", "pytest s", "requests", "cost.requests", "in-HTTP s",
-                       "replay s", "replayed", "same status", "suite/replay"], rows))
+                       "replay s", "replayed", "same status", "suite/replay", "bare pytest s",
+                       "suite/bare pytest"], rows))
     col = results.get("collect")
     if col:
         print(f"\ncollection: {col['wall']:.2f}s wall for {col['items']} items (pytest says "
@@ -184,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for mode, r in results["modes"].items():
         print(c.ratio_line(f"suite/replay {mode}", r["ratio"], "" if args.quick else TARGETS.get(mode, "")))
-        print(f"requests {mode}: suite {r['requests']}, replay {r['replay_requests']}")
+        print(f"requests {mode}: suite {r['requests']}, replay {r['replay_requests']}; suite wall of each run: "
+              + ", ".join(f"{w:.2f}s" for w in r["walls"]))
+        print(c.ratio_line(f"bare-pytest/replay {mode} (pytest alone: {r['pytest_replay_tests']} tests, "
+                           f"the same requests)", r["pytest_replay_to_replay"]))
+        print(c.ratio_line(f"suite/bare-pytest {mode}", r["ratio_to_pytest_replay"]))
     if col and not args.quick:
         print(c.ratio_line("collection/target-1s", col["wall"] / 1.0, "< 1x"))
     e = results["modes"].get("embedded")

@@ -6,7 +6,7 @@ retrieval must return the completion as created; an unknown id must give 404.
 
 The state machine is built when the test runs, not at collection. Every scenario creates a
 completion, billed by a vendor: against --base-url the test runs fuzz.REMOTE_BILLED_EXAMPLES
-scenarios (the embedded server, fuzz.EMBEDDED_EXAMPLES), unless --fuzz-examples says otherwise.
+scenarios (the embedded server, fuzz.EXAMPLES), unless --fuzz-examples says otherwise.
 """
 
 import pytest

@@ -129,6 +129,8 @@ class SupportRow:
 class TestResult:
     """One test as the run saw it: pytest's outcome, what it cites, and its verdicts."""
 
+    __test__ = False  # a record, not a test class, in the modules of the self-tests that import it
+
     nodeid: str
     outcome: str  # passed / failed / skipped / error (pytest's view)
     requirements: tuple[str, ...] = ()

@@ -272,39 +272,14 @@ def positive(generated: dict[str, Any], target: Target, *, stream: bool | None, 
 # -- negative -----------------------------------------------------------------------------------
 def violations(body: Any) -> list[Any]:
     """jsonschema's errors for a request body (the detail `rejection` reads); [] when valid."""
-    if _surely_valid(body):
+    if spec.surely_valid(REQUEST_SCHEMA, body):
         return []
     return list(spec.validator(REQUEST_SCHEMA).iter_errors(body))
 
 
-@lru_cache(maxsize=1)
-def _fast_validator() -> Any:
-    """The request schema compiled by jsonschema-rs (a schemathesis dependency), or None.
-
-    jsonschema walks an invalid request body in several milliseconds (every oneOf branch of every
-    message); jsonschema-rs in a twentieth of that. It answers the questions that need no error
-    detail: is the body valid, which top-level parameters are invalid, is a required one missing.
-    Anything it cannot take (an integer beyond 64 bits) goes to jsonschema."""
-    try:
-        import jsonschema_rs
-    except ImportError:  # pragma: no cover - installed with schemathesis
-        return None
-    registry = jsonschema_rs.Registry([(spec.SPEC_URI, spec.load_openapi())])
-    return jsonschema_rs.Draft202012Validator(spec.schema_ref(REQUEST_SCHEMA), registry=registry,
-                                              validate_formats=False, offline=True)
-
-
-def _surely_valid(body: Any) -> bool:
-    fast = _fast_validator()
-    try:
-        return fast is not None and bool(fast.is_valid(body))
-    except Exception:  # noqa: BLE001 - a value it cannot convert: jsonschema decides
-        return False
-
-
 def _faults(body: Any) -> tuple[set[str], bool]:
     """(the top-level parameters whose value is invalid, whether a required property is missing)."""
-    fast = _fast_validator()
+    fast = spec.fast_validator(REQUEST_SCHEMA)
     if fast is not None:
         try:
             errors = list(fast.iter_errors(body))

@@ -14,9 +14,9 @@ from .. import fuzz as fuzzing
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chatconform-fuzz", "chatconform property-based tests (schemathesis)")
     group.addoption("--fuzz-examples", dest="cc_fuzz_examples", type=int, default=None, metavar="N",
-                    help=f"examples per operation and mode (default {fuzzing.EMBEDDED_EXAMPLES} against the embedded "
-                         f"server; against --base-url {fuzzing.REMOTE_EXAMPLES}, and {fuzzing.REMOTE_BILLED_EXAMPLES} for "
-                         f"the valid-request and stateful tests, whose examples are billed) "
+                    help=f"examples per operation and mode (default {fuzzing.EXAMPLES}; against --base-url "
+                         f"{fuzzing.REMOTE_BILLED_EXAMPLES} for the valid-request and stateful tests, whose "
+                         f"examples are billed) "
                          f"[env CHATCONFORM_FUZZ_EXAMPLES]")
     group.addoption("--fuzz-seed", dest="cc_fuzz_seed", type=int, default=None, metavar="SEED",
                     help="seed the property tests: the same seed generates the same requests "

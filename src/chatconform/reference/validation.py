@@ -13,7 +13,6 @@ and the suite share).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 import jsonschema
@@ -23,46 +22,17 @@ from chatconform import spec
 from chatconform.reference.errors import APIError, invalid_request
 from chatconform.reference.tokens import TOKEN_ID_SPACE
 
+
 def schema_validator(name: str) -> jsonschema.Draft202012Validator:
     """A validator for `#/components/schemas/<name>` (chatconform.spec builds and caches it)."""
     return spec.validator(name)
-
-
-@lru_cache(maxsize=None)
-def _fast_validator(name: str) -> Any:
-    """The same schema compiled by jsonschema-rs (a schemathesis dependency), or None without it.
-
-    jsonschema walks CreateChatCompletionRequest in about 2.5 ms, three quarters of a request;
-    jsonschema-rs answers "valid?" in microseconds. It only ever says yes: a body it rejects (or
-    cannot take, such as an integer beyond 64 bits) goes to jsonschema, whose errors are the ones
-    the server reports, so the answers to invalid requests are jsonschema's, word for word.
-    Formats are not asserted, as jsonschema's validator (no format checker) does not.
-    """
-    try:
-        import jsonschema_rs
-    except ImportError:  # pragma: no cover - installed with schemathesis
-        return None
-    registry = jsonschema_rs.Registry([(spec.SPEC_URI, spec.load_openapi())])
-    return jsonschema_rs.Draft202012Validator(spec.schema_ref(name), registry=registry, validate_formats=False,
-                                              offline=True)
 
 
 def compile_schemas() -> None:
     """Build every validator the server uses at start-up: a broken spec fails there, not per request."""
     for name in ("CreateChatCompletionRequest", "Metadata"):
         schema_validator(name)
-        _fast_validator(name)
-
-
-def surely_valid(name: str, instance: Any) -> bool:
-    """True when the fast validator accepts the instance; False means "ask jsonschema"."""
-    fast = _fast_validator(name)
-    if fast is None:
-        return False
-    try:
-        return bool(fast.is_valid(instance))
-    except Exception:  # noqa: BLE001 - a value it cannot convert: jsonschema decides
-        return False
+        spec.fast_validator(name)
 
 
 # ---------------------------------------------------------------- schema errors -> param
@@ -278,7 +248,7 @@ def validate_request(body: Any) -> dict:
     """The body, integer parameters as int, if it is a valid CreateChatCompletionRequest; else APIError(400)."""
     if not isinstance(body, dict):
         raise invalid_request("The request body must be a JSON object.", None, "invalid_type")
-    if not surely_valid("CreateChatCompletionRequest", body):
+    if not spec.surely_valid("CreateChatCompletionRequest", body):
         errors = list(schema_validator("CreateChatCompletionRequest").iter_errors(body))
         if errors:
             raise schema_error(_first_error(errors, body))
