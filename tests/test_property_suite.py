@@ -186,3 +186,58 @@ def test_remote_boundary_cases_are_one_per_constraint_kind_and_parameter_sent_co
     assert run.returncode == 0, run.summary()
     assert len(server.requests) == len(reduced), (len(server.requests), len(reduced))
     assert 1 < flight["most"] <= 3, flight
+
+
+# -- the boundary cases kept between runs (chatconform.fuzz.plan_cache) ------------------------------
+def _signature(case):
+    from chatconform.fuzz import schema
+
+    return (case.method, case.path, json.dumps(case.body, sort_keys=True, default=lambda o: type(o).__name__), case.query,
+            dict(case.headers), case.media_type, schema.constraint(case), schema.parameter(case))
+
+
+def test_boundary_cases_are_kept_between_runs_and_rebuilt_the_same(tmp_path, monkeypatch):
+    """The second time, the cases come from the cache (generation is not called), identical to the
+    generated ones in every field the runner reads, in order; "no body" is schemathesis' own
+    sentinel again (it is tested by identity)."""
+    from schemathesis.core import NOT_SET, NotSet
+
+    from chatconform.fuzz import schema
+
+    monkeypatch.setenv("CHATCONFORM_CACHE_DIR", str(tmp_path))
+    generated = list(schema.boundary_cases(per_parameter=True))
+    assert len(list((tmp_path / "boundaries").glob("*.pickle"))) == 1
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("generated again although the cases were kept")
+
+    monkeypatch.setattr(schema, "_generated_boundary_cases", no_generation)
+    rebuilt = list(schema.boundary_cases(per_parameter=True))
+    assert [_signature(c) for c in rebuilt] == [_signature(c) for c in generated]
+    assert all((c.body is NOT_SET) == isinstance(g.body, NotSet) for c, g in zip(rebuilt, generated))
+    assert any(c.body is NOT_SET for c in rebuilt)  # the body-less case is among them
+    with __import__("pytest").raises(AssertionError, match="generated again"):
+        list(schema.boundary_cases(per_parameter=False))  # another selection: another key
+
+
+def test_boundary_cache_stores_only_whole_sets_and_never_trusts_a_broken_file(tmp_path, monkeypatch):
+    from chatconform import fuzz
+    from chatconform.fuzz import plan_cache, schema
+
+    monkeypatch.setenv("CHATCONFORM_CACHE_DIR", str(tmp_path))
+    cases = schema.boundary_cases(per_parameter=True)
+    next(cases)
+    cases.close()  # a test that failed on its first case: nothing is stored
+    assert not list(tmp_path.rglob("*.pickle"))
+
+    whole = [_signature(c) for c in schema.boundary_cases(per_parameter=True)]
+    [stored] = list(tmp_path.rglob("*.pickle"))
+    stored.write_bytes(b"not a pickle")
+    assert [_signature(c) for c in schema.boundary_cases(per_parameter=True)] == whole  # generated again
+    assert plan_cache.load(stored.stem) is not None  # and stored whole again
+
+    monkeypatch.setenv("CHATCONFORM_CACHE_DIR", "")  # off
+    assert plan_cache.directory() is None and plan_cache.load(stored.stem) is None
+    monkeypatch.setenv("CHATCONFORM_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(fuzz, "HASH_SEED_FIXED", False)  # generation differs from run to run: no key
+    assert plan_cache.key("boundaries") is None

@@ -222,13 +222,30 @@ def boundary_cases(label: str = "POST /chat/completions", *, per_parameter: bool
     Content-Type probes last, so a failure every request triggers is reported by an ordinary
     request): one per broken constraint (its variants only repeat the question), or with
     ``per_parameter`` one per (constraint kind, top-level parameter). A generator: the first
-    cases can be sent while the others are generated."""
+    cases can be sent while the others are generated. Kept between runs (chatconform.fuzz.plan_cache):
+    the same spec and libraries generate the same cases, so a later run rebuilds them instead."""
+    from . import plan_cache
+
+    op = operation("boundaries", label)
+    s = settings()
+    digest = plan_cache.key("boundaries", label, per_parameter, s.examples, s.seed, s.derandomize)
+    saved = plan_cache.load(digest)
+    if saved is not None:
+        yield from (plan_cache.rebuild(op, record) for record in saved)
+        return
+    kept: list[dict[str, Any]] = []
+    for case in _generated_boundary_cases(op, per_parameter):
+        kept.append(plan_cache.record(case))  # before the runner shapes its body
+        yield case
+    plan_cache.store(digest, kept)  # only a whole set: a test that stopped early stores nothing
+
+
+def _generated_boundary_cases(op: Any, per_parameter: bool) -> Iterator[Any]:
     from schemathesis.generation.drivers import CoverageGenerator
     from schemathesis.generation.feedback import FeedbackSources
     from schemathesis.generation.meta import CONTENT_TYPE_PROBES, coverage_scenario
     from schemathesis.generation.overrides import Override
 
-    op = operation("boundaries", label)
     generation = load("boundaries").config.generation_for(operation=op, phase="coverage")
     generator = CoverageGenerator(operation=op, generation_modes=generation.modes, generation_config=generation,
                                   auth_storage=None, override=Override(), feedback=FeedbackSources(), hooks=None)
