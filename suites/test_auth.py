@@ -10,29 +10,31 @@ import pytest
 from chatconform import payloads
 from chatconform.checks import auth
 from chatconform.client import Auth
+from chatconform.plugin.concurrency import uses
 
 requirement = pytest.mark.requirement
 capability = pytest.mark.capability
 
 
-def _with_key(style, cases, request):
+def _with_key(style, cases):
     """The shared completion when the run already authenticates this way, else one request."""
     key = cases.key()
     if cases.target.auth_style == style:
-        return request.getfixturevalue("completion")
+        return cases.shared("completion")
     return cases.shared(f"auth:{style}", lambda: cases.client.chat(payloads.minimal(cases.target.model),
                                                                      auth=Auth(style, key)))
 
 
 @requirement("auth.bearer-accepted")
-def test_bearer_key_is_accepted(cases, request):
-    auth.bearer_accepted(_with_key("bearer", cases, request))
+@uses("completion")
+def test_bearer_key_is_accepted(cases):
+    auth.bearer_accepted(_with_key("bearer", cases))
 
 
 @requirement("auth.api-key-header-accepted")
 @capability("api_key_header")
-def test_api_key_header_is_accepted(cases, request):
-    auth.api_key_header_accepted(_with_key("api-key", cases, request))
+def test_api_key_header_is_accepted(cases):
+    auth.api_key_header_accepted(_with_key("api-key", cases))
 
 
 @requirement("auth.api-key-header-accepted")

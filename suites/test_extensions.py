@@ -16,6 +16,7 @@ import pytest
 from chatconform import payloads
 from chatconform.checks import extensions, streaming
 from chatconform.failures import NotApplicable, Unsupported
+from chatconform.plugin.concurrency import uses
 
 requirement = pytest.mark.requirement
 
@@ -119,13 +120,13 @@ def test_data_sources_give_a_grounded_answer(client, target):
 
 
 @requirement("ext.declared-field-schema")
-@pytest.mark.parametrize("kind", ["completion", "stream"])
-def test_declared_vendor_fields_have_their_schema(request, target, record, kind):
+@pytest.mark.parametrize("kind", [pytest.param(kind, marks=uses(kind)) for kind in ("completion", "stream")])
+def test_declared_vendor_fields_have_their_schema(shared, target, record, kind):
     declared = target.profile.extensions.response
     if not declared:  # nothing this target promises: the requirement does not apply to it
         raise NotApplicable("ext.declared-field-schema",
                             f"profile {target.profile.name} declares no response fields; vendor fields are only recorded")
-    exchange = request.getfixturevalue(kind)
+    exchange = shared(kind)
     bodies = None if kind == "completion" else streaming.chunks(exchange, "ext.declared-field-schema")
     judged = extensions.declared_fields_valid(exchange, declared, bodies)
     record.info("ext.declared-field-schema", f"{judged} declared field values judged in the {kind} "

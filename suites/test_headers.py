@@ -10,22 +10,20 @@ import pytest
 
 from chatconform.payloads import errors as error_cases
 from chatconform.checks import headers
+from chatconform.plugin.concurrency import uses
 
 requirement = pytest.mark.requirement
 capability = pytest.mark.capability
 
-
-@pytest.fixture
-def success(request):
-    """The shared successful exchange a parameter names (fixtures are resolved lazily, by name)."""
-    return lambda name: request.getfixturevalue(name)
+# the shared successful exchanges (suites/conftest.py), each param marked with the one it judges
+SUCCESSES = [pytest.param(name, marks=uses(name)) for name in ("completion", "stream")]
 
 
 @requirement("header.request-id")
 @capability("request_id")
-@pytest.mark.parametrize("name", ["completion", "stream"])
-def test_success_carries_request_id(name, success):
-    headers.request_id(success(name))
+@pytest.mark.parametrize("name", SUCCESSES)
+def test_success_carries_request_id(name, shared):
+    headers.request_id(shared(name))
 
 
 @requirement("header.request-id")
@@ -42,9 +40,9 @@ def test_error_carries_request_id(name, cases):
 
 @requirement("header.ratelimit")
 @capability("rate_limit_headers")
-@pytest.mark.parametrize("name", ["completion", "stream"])
-def test_ratelimit_headers(name, success):
-    headers.ratelimit(success(name))
+@pytest.mark.parametrize("name", SUCCESSES)
+def test_ratelimit_headers(name, shared):
+    headers.ratelimit(shared(name))
 
 
 @requirement("header.retry-after-429")

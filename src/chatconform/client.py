@@ -481,10 +481,7 @@ class Client:
         if params:
             # merged with a query the URL already has (an api-version must survive)
             url = str(httpx.URL(url).copy_merge_params({k: v for k, v in params.items() if v is not None}))
-        # the run's key bills in any header style (a test of the api-key header sends it there)
-        with_run_key = chosen_auth == self.auth or (
-            chosen_auth is not None and self.auth is not None and chosen_auth.key == self.auth.key)
-        billable = with_run_key and self.is_billable(method, path, parsed)
+        billable = self.is_billable(method, path, parsed, key=chosen_auth.key if chosen_auth is not None else None)
 
         refused = self.refusal(billable)
         if refused is not None:
@@ -527,9 +524,14 @@ class Client:
         refusal() made ends when the exchange is accounted, in the same step that counts its cost,
         so no other thread can take its place in between."""
 
-    def is_billable(self, method: str, path: str, body: Any) -> bool:
-        """Whether a request with the run's key is one a conforming target bills (asked for this
-        client's own requests, and by other clients of the run such as the SDK suite's transport)."""
+    def is_billable(self, method: str, path: str, body: Any, *, key: str | None) -> bool:
+        """Whether a request sent with ``key`` is one a conforming target bills (asked for this
+        client's own requests, and by other clients of the run such as the SDK suite's transport).
+        Only the run's key bills, in any header style (a test of the api-key header sends it
+        there): the wrong-key test's request is free, and never held back by the budget. A run
+        without a key counts every one: nothing tells what such a target bills."""
+        if self.auth is not None and key != self.auth.key:
+            return False
         limited = self.ledger.max_billed is not None or self.ledger.max_tokens is not None
         return method == "POST" and path.split("?")[0].endswith(COMPLETIONS) and (not limited or self._billable(body))
 

@@ -158,10 +158,10 @@ class RecordingTransport(httpx.BaseTransport):
             parsed = json.loads(body) if body else None
         except ValueError:
             parsed = None
-        # only the run's key bills: the wrong-key test's request is free, and never held back by the budget
+        # the SDK puts the key in a header of its own making: it is the run's if a header carries it
         run_key = getattr(cc.auth, "key", None)
-        with_run_key = not run_key or any(run_key in value for value in request.headers.values())
-        billable = with_run_key and cc.is_billable(request.method, request.url.path, parsed)
+        sent_key = run_key if run_key and any(run_key in value for value in request.headers.values()) else None
+        billable = cc.is_billable(request.method, request.url.path, parsed, key=sent_key)
         refused = cc.refusal(billable)  # the run's budget, deadline and give-up rule hold here too
         if refused is not None:
             exchange.problem_kind, exchange.problem = refused

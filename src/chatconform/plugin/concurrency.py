@@ -1,7 +1,8 @@
 """Concurrency inside one run, and xdist workers that never send more than a serial run.
 
-**Within a process.** Every session-shared exchange (the ``@prefetchable`` fixtures of
-suites/conftest.py, the shared error cases) is a *task* in the session memo: made once, by
+**Within a process.** Every session-shared exchange (the declared ones: ``declare`` in a suite
+module, or a ``@prefetchable`` fixture such as suites/conftest.py's, which is a declared exchange
+by its fixture name; and the shared error cases) is a *task* in the session memo: made once, by
 whoever gets to it first. Before each test, the tasks that the next few tests to run here will
 need (WINDOW_PER_THREAD per thread) are handed to a thread pool of ``--concurrency`` threads:
 near enough that, under a budget, the tests that run first are the ones whose exchanges are
@@ -32,27 +33,38 @@ import pytest
 from . import budget
 from .worker_share import share_for
 
-# fixture name -> make(client, target): the session exchanges suites/conftest.py declares
-PREFETCHABLE: dict[str, Callable[[Any, Any, Any], Any]] = {}
 # fixtures that send nothing themselves: they do not tie tests together
 NEUTRAL = frozenset({"target", "client", "shared", "pytestconfig", "record", "request", "fuzz", "cases",
                      "error_case", "error_response", "tmp_path", "tmp_path_factory", "monkeypatch"})
 ERROR_CASE_FIXTURES = ("error_case", "error_response")
 
 
-# key -> make(client, target): exchanges a suite module names (``declare``); a test that carries
-# ``@pytest.mark.exchange(key)`` gets it through ``shared(key)``, sent ahead of it like a fixture's
-DECLARED: dict[str, Callable[[Any, Any], Any]] = {}
+# key -> make(client, target, session): the exchanges suite modules name (``declare``). A test
+# gets one through ``shared(key)`` and says so with ``@pytest.mark.exchange(key)``, or, for a
+# ``@prefetchable`` one, by taking the fixture of that name; either way it is sent ahead of the test.
+DECLARED: dict[str, Callable[[Any, Any, Any], Any]] = {}
+_ORIGINS: dict[str, tuple[str, int]] = {}
+FIXTURES: set[str] = set()  # the declared exchanges that are also session fixtures (``prefetchable``)
 
 
-def declare(key: str, make: Callable[[Any, Any], Any]) -> str:
-    """Name an exchange ``make(client, target)`` once per session. Tests say which ones they use
-    with ``@pytest.mark.exchange(key, ...)`` (``uses``), so the pool can send each one ahead of the
+def declare(key: str, make: Callable[..., Any]) -> str:
+    """Name an exchange ``make(client, target)`` (or ``make(client, target, session)`` for one that
+    needs the plugin's session) once per session. Tests say which ones they use with
+    ``@pytest.mark.exchange(key, ...)`` (``uses``), so the pool can send each one ahead of the
     first test that will run and needs it, and never one that no selected test needs."""
-    known = DECLARED.get(key)
-    if known is not None and _where(known) != _where(make):  # the same module imported again is fine
-        raise ValueError(f"exchange {key!r} is declared twice: {_where(known)} and {_where(make)}")
-    DECLARED[key] = make
+    import inspect
+
+    where = _where(make)
+    if key in _ORIGINS and _ORIGINS[key] != where:  # the same module imported again is fine
+        raise ValueError(f"exchange {key!r} is declared twice: {_ORIGINS[key]} and {where}")
+    # a third parameter without a default is the session (defaults bind a loop's value in a lambda)
+    wants_session = len([p for p in inspect.signature(make).parameters.values()
+                         if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 3
+
+    def bound(client: Any, target: Any, session: Any) -> Any:
+        return make(client, target, session) if wants_session else make(client, target)
+
+    DECLARED[key], _ORIGINS[key] = bound, where
     return key
 
 
@@ -80,32 +92,25 @@ def marked_exchanges(item: pytest.Item) -> list[str]:
     return [key for mark in item.iter_markers("exchange") for key in mark.args]
 
 
-def declared(key: str, client: Any, target: Any) -> Callable[[], Any]:
+def declared(key: str, client: Any, target: Any, session: Any) -> Callable[[], Any]:
     if key not in DECLARED:
         raise KeyError(f"no exchange is declared as {key!r} (chatconform.plugin.concurrency.declare)")
     make = DECLARED[key]
-    return lambda: make(client, target)
+    return lambda: make(client, target, session)
 
 
 def prefetchable(make: Callable[..., Any]) -> Any:
-    """Declare a session exchange fixture ``make(client, target)`` (or ``make(client, target,
-    session)`` for one that needs the plugin's session): sent once per session, ahead of the
-    tests that need it when concurrency allows."""
-    import inspect
-
+    """A declared exchange (``declare``) named after ``make`` that is also a session fixture of
+    that name: sent once per session, ahead of the tests that take the fixture (or mark the key)
+    when concurrency allows."""
     from .session import state
 
-    name = make.__name__
-    wants_session = len(inspect.signature(make).parameters) >= 3
-
-    def bound(client: Any, target: Any, session: Any) -> Any:
-        return make(client, target, session) if wants_session else make(client, target)
-
-    PREFETCHABLE[name] = bound
+    name = declare(make.__name__, make)
+    FIXTURES.add(name)
 
     def fixture(pytestconfig: pytest.Config, client: Any, target: Any) -> Any:
         session = state(pytestconfig)
-        return session.memo.get(f"fixture:{name}", lambda: bound(client, target, session))
+        return session.memo.get(declared_key(name), declared(name, client, target, session))
 
     fixture.__doc__ = make.__doc__
     fixture.__name__ = name
@@ -233,15 +238,12 @@ def will_run(item: pytest.Item, target: Any) -> bool:
 def needs(item: pytest.Item) -> list[str]:
     """The memo keys an item will ask for that can be made ahead of it."""
     names = getattr(item, "fixturenames", ())
-    keys = [f"fixture:{name}" for name in names if name in PREFETCHABLE]
+    keys = [declared_key(name) for name in names if name in FIXTURES]
     keys += [declared_key(key) for key in marked_exchanges(item) if key in DECLARED]
-    # a parameter ``name`` that the test resolves by name: a conftest exchange, or an error case
+    # a parameter ``name`` naming the error case the test resolves by name (chatconform.payloads.errors)
     name = getattr(getattr(item, "callspec", None), "params", {}).get("name")
-    if isinstance(name, str):
-        if name in PREFETCHABLE and "success" in names:
-            keys.append(f"fixture:{name}")
-        if any(f in names for f in (*ERROR_CASE_FIXTURES, "cases")):
-            keys.append(f"error-case:{name}")
+    if isinstance(name, str) and any(f in names for f in (*ERROR_CASE_FIXTURES, "cases")):
+        keys.append(f"error-case:{name}")
     return keys
 
 
@@ -320,11 +322,8 @@ class Prefetcher:
         for item, key in wanted:
             if memo.known(key) or not will_run(item, target):
                 continue
-            if key.startswith("fixture:"):
-                make = PREFETCHABLE[key.removeprefix("fixture:")]
-                memo.prefetch(key, _bind(make, client, target, session), self.threads)
-            elif key.startswith("exchange:"):
-                memo.prefetch(key, declared(key.removeprefix("exchange:"), client, target), self.threads)
+            if key.startswith("exchange:"):
+                memo.prefetch(key, declared(key.removeprefix("exchange:"), client, target, session), self.threads)
             else:
                 from ..payloads import errors as error_cases
 
@@ -334,10 +333,6 @@ class Prefetcher:
                 if ctx is None:
                     ctx = error_cases.context(self.config, client, target, memo.get)
                 memo.prefetch(key, _bind_case(error_cases.CASES[name], ctx), self.threads)
-
-
-def _bind(make: Callable[[Any, Any, Any], Any], client: Any, target: Any, session: Any) -> Callable[[], Any]:
-    return lambda: make(client, target, session)
 
 
 def _bind_case(case: Any, ctx: Any) -> Callable[[], Any]:
@@ -363,6 +358,9 @@ def groups(items: list[pytest.Item]) -> dict[str, str]:
         module = item.nodeid.split("::", 1)[0]
         for name in getattr(item, "fixturenames", ()):
             if name in NEUTRAL:
+                continue
+            if name in FIXTURES:  # the same resource as a mark naming the key
+                found.append(declared_key(name))
                 continue
             chain = defs.get(name)
             scope = getattr(chain[-1], "scope", "function") if chain else "function"

@@ -36,7 +36,7 @@ def shared(pytestconfig: pytest.Config) -> Any:
 
     def get(key: str, make: Any = None) -> Any:
         if make is None:
-            return session.memo.get(declared_key(key), declared(key, session.client(), session.target()))
+            return session.memo.get(declared_key(key), declared(key, session.client(), session.target(), session))
         return session.memo.get(key, make)
 
     return get
