@@ -476,6 +476,7 @@ def test_replay(n):
     for r in REQUESTS[n * len(REQUESTS) // TESTS:(n + 1) * len(REQUESTS) // TESTS]:
         replayer.send(r)
     assert replayer.errors == 0
+    assert n < TESTS - 1 or replayer.sent == len(REQUESTS)  # the last test: every request went out
 """
 
 

@@ -53,6 +53,9 @@ def test_harness_overhead_quick(tmp_path):
         assert r["cost_requests"] == r["requests"], r  # the recorder saw what the suite counted
         assert r["replay_errors"] == 0
         assert f"requests {mode}: suite {r['requests']}, replay {r['requests']}" in stdout
+        # the floor: a bare pytest as many tests long, every request sent (its last test checks)
+        assert r["pytest_replay_tests"] == sum(r["outcomes"].values()) and r["pytest_replay_wall"] > 0, r
+        assert f"suite/bare-pytest {mode}" in found, stdout
 
 
 def test_slow_target_quick(tmp_path):
