@@ -114,13 +114,15 @@ async def _frames(items: Iterable[dict | str | bytes], framing: Framing) -> Asyn
 
 
 class _ImmediateStream(Response):
-    """A stream whose events are all at hand and written one after the other, never waiting.
+    """A stream whose events are all at hand: written at once, as a buffering proxy passes one on.
 
     StreamingResponse runs the body in a task beside a second one that watches `receive` for the
-    client going away, so that it can cancel a body that waits; this body never waits (uvicorn's
-    `send` only blocks on a full socket buffer, and a disconnect releases it and makes every later
-    send a no-op). Without the two tasks and their cancel scope a stream costs about half as much.
-    The events and their writes are the same: one `send` per event.
+    client going away, so that it can cancel a body that waits; this body never waits, so it needs
+    neither task nor cancel scope (about half of a stream's cost). Its events also go out in one
+    write: the same bytes, still chunked and ending where the events say, which a client reads in
+    whatever pieces TCP hands it. A write per event made a stream cost 1.6 non-streamed answers, for
+    no difference a client could time (the server has nothing to wait for between events); the
+    other extreme, events in many small uneven writes, is the `split-writes` framing variation.
     """
 
     def __init__(self, items: Iterable[dict | str | bytes], framing: Framing, headers: dict[str, str]):
@@ -134,13 +136,9 @@ class _ImmediateStream(Response):
         # The last event goes with more_body False: the same bytes on the wire as a separate empty
         # last message (the server appends the chunked terminator), one write fewer.
         plain = self.framing == Framing()
-        held = None
-        for number, item in enumerate(self.items):
-            raw = plain_frame(item) if plain else frame(item, self.framing, number)
-            if held is not None:
-                await send({"type": "http.response.body", "body": held, "more_body": True})
-            held = raw
-        await send({"type": "http.response.body", "body": held or b"", "more_body": False})
+        body = b"".join(plain_frame(item) if plain else frame(item, self.framing, number)
+                        for number, item in enumerate(self.items))
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def sse_response(items: Iterable[dict | str | bytes], framing: Framing = Framing()) -> Response:
