@@ -42,11 +42,12 @@ TARGETS = {
 }
 
 
-def measure_collect(suites: list[str], timeout: float, cold: bool = True) -> dict[str, Any]:
+def measure_collect(suites: list[str], timeout: float, cold: bool = True, repeat: int = 1) -> dict[str, Any]:
     env = c.clean_env(PYTHONHASHSEED="0")
     floor = c.run([c.PYTHON, "-c", "import pytest"], timeout=60, env=env)
     c.run(c.pytest_cmd("--collect-only", "-q", *suites), timeout=timeout, env=env)  # warm-up: pyc caches
-    collect = c.run(c.pytest_cmd("--collect-only", "-q", *suites), timeout=timeout, env=env)
+    runs = [c.run(c.pytest_cmd("--collect-only", "-q", *suites), timeout=timeout, env=env) for _ in range(repeat)]
+    collect = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]  # the median: one start is noisy here
     # cold: nothing cached (an empty pycache prefix, nothing written). With PYTHONDONTWRITEBYTECODE=1
     # (set in some shells and CI images) and no earlier run without it, every start is like this for
     # pytest's assertion rewriting: it rewrites every module of every pytest11 plugin's distribution
@@ -61,7 +62,7 @@ def measure_collect(suites: list[str], timeout: float, cold: bool = True) -> dic
     for line in collect.stdout.splitlines():
         if "::" in line:
             items += 1
-    return {"wall": collect.wall, "reported": collect.reported_seconds, "items": items,
+    return {"wall": collect.wall, "walls": [r.wall for r in runs], "reported": collect.reported_seconds, "items": items,
             "python_import_pytest": floor.wall, "returncode": collect.returncode,
             "wall_cold": cold_wall,
             "tail": collect.tail(3)}
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated: collect, embedded, serve, hand (default: all)")
     parser.add_argument("--timeout", type=float, default=600.0, help="longest one pytest run may take (s)")
     parser.add_argument("--repeat", type=int, default=None,
-                        help="runs of each suite mode, the median kept (default 3; --quick 1)")
+                        help="runs of each suite mode, the median kept (default 3, collection 5; --quick 1)")
     parser.add_argument("--profile", action="store_true", help="also profile collection and the hand-written run")
     parser.add_argument("--profile-top", type=int, default=25)
     args = parser.parse_args(argv)
@@ -170,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="chatconform-bench-overhead-") as tmp:
         work = Path(tmp)
         if "collect" in modes:
-            results["collect"] = measure_collect(suites, args.timeout, cold=not args.quick)
+            results["collect"] = measure_collect(suites, args.timeout, cold=not args.quick,
+                                                 repeat=args.repeat or (1 if args.quick else 5))
         for mode in ("embedded", "serve", "hand"):
             if mode not in modes:
                 continue
@@ -195,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                        "suite/bare pytest"], rows))
     col = results.get("collect")
     if col:
-        print(f"\ncollection: {col['wall']:.2f}s wall for {col['items']} items (pytest says "
+        print(f"\ncollection: {col['wall']:.2f}s wall (median of {', '.join(f'{w:.2f}' for w in col['walls'])}) "
+              f"for {col['items']} items (pytest says "
               f"{col['reported'] if col['reported'] is not None else '?'}s); "
               f"'python -c import pytest' alone: {col['python_import_pytest']:.2f}s"
               + (f"; cold (nothing cached, no bytecode written): {col['wall_cold']:.2f}s wall"
