@@ -15,8 +15,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+
+def _flat(record: Any) -> dict[str, Any]:
+    """A dataclass whose fields are plain values as a dict: dataclasses.asdict without its
+    recursive deep copy (a run turns thousands of records into JSON)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
 
 # -- outcomes -------------------------------------------------------------------------------------
 PASS = "pass"  # a check judged a real response and found it right
@@ -79,13 +86,8 @@ class Verdict:
     exchanges: tuple[Evidence, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
-        # what dataclasses.asdict gives (exchanges a tuple of dicts), without its recursive deep copy:
-        # every field is a str, None or the Evidence tuple
-        return {"requirement": self.requirement, "level": self.level, "outcome": self.outcome, "test": self.test,
-                "expected": self.expected, "received": self.received, "where": self.where, "reason": self.reason,
-                "capability": self.capability,
-                "exchanges": tuple({"summary": e.summary, "curl": e.curl, "transcript": e.transcript}
-                                   for e in self.exchanges)}
+        # what dataclasses.asdict gives: every field a str or None, exchanges a tuple of dicts
+        return {**_flat(self), "exchanges": tuple(_flat(e) for e in self.exchanges)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
@@ -144,8 +146,7 @@ class TestResult:
         return {"nodeid": self.nodeid, "outcome": self.outcome, "requirements": list(self.requirements),
                 "verdicts": [v.as_dict() for v in self.verdicts], "message": self.message,
                 "duration": self.duration,
-                "notes": [{"requirement": n.requirement, "message": n.message} for n in self.notes],
-                "support": [{"parameter": s.parameter, "case": s.case, "verdict": s.verdict} for s in self.support]}
+                "notes": [_flat(n) for n in self.notes], "support": [_flat(s) for s in self.support]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TestResult:
