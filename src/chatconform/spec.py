@@ -58,22 +58,29 @@ def validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema_ref(name), registry=registry())
 
 
+@lru_cache(maxsize=1)
+def _fast_registry() -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.Registry([(SPEC_URI, load_openapi())])
+
+
 @lru_cache(maxsize=None)
 def fast_validator(name: str) -> Any:
     """The same schema compiled by jsonschema-rs (a schemathesis dependency), or None without it.
 
     jsonschema walks a chat completion request or response in milliseconds (every oneOf branch of
     every message); jsonschema-rs answers "valid?" in microseconds. Formats are not asserted, as
-    jsonschema's validator (no format checker) does not. Its errors are not jsonschema's: where the
-    detail is reported (the reference server's answers, the suite's failures) jsonschema gives it."""
+    jsonschema's validator (no format checker) does not. Its error messages are worded otherwise:
+    the reference server's answers and the response checks' failures keep jsonschema's; only the
+    property tests' shaping reads an invalid request's errors from it (chatconform.fuzz.shaping)."""
     try:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - installed with schemathesis
         return None
     if name not in load_openapi()["components"]["schemas"]:
         raise KeyError(f"specs/openapi.yaml has no components/schemas/{name}")
-    fast_registry = jsonschema_rs.Registry([(SPEC_URI, load_openapi())])
-    return jsonschema_rs.Draft202012Validator(schema_ref(name), registry=fast_registry, validate_formats=False,
+    return jsonschema_rs.Draft202012Validator(schema_ref(name), registry=_fast_registry(), validate_formats=False,
                                               offline=True)
 
 

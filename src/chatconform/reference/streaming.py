@@ -133,8 +133,7 @@ class _ImmediateStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        # The last event goes with more_body False: the same bytes on the wire as a separate empty
-        # last message (the server appends the chunked terminator), one write fewer.
+        # one body message with more_body False: the server writes it and the chunked terminator
         plain = self.framing == Framing()
         body = b"".join(plain_frame(item) if plain else frame(item, self.framing, number)
                         for number, item in enumerate(self.items))
