@@ -16,7 +16,7 @@ import pytest
 from chatconform import payloads
 from chatconform.checks import extensions, streaming
 from chatconform.failures import NotApplicable, Unsupported
-from chatconform.plugin.concurrency import uses
+from chatconform.plugin.concurrency import each_using
 
 requirement = pytest.mark.requirement
 
@@ -120,7 +120,7 @@ def test_data_sources_give_a_grounded_answer(client, target):
 
 
 @requirement("ext.declared-field-schema")
-@pytest.mark.parametrize("kind", [pytest.param(kind, marks=uses(kind)) for kind in ("completion", "stream")])
+@pytest.mark.parametrize("kind", each_using("", ("completion", "stream")))
 def test_declared_vendor_fields_have_their_schema(shared, target, record, kind):
     declared = target.profile.extensions.response
     if not declared:  # nothing this target promises: the requirement does not apply to it

@@ -10,13 +10,13 @@ import pytest
 
 from chatconform.payloads import errors as error_cases
 from chatconform.checks import headers
-from chatconform.plugin.concurrency import uses
+from chatconform.plugin.concurrency import each_using
 
 requirement = pytest.mark.requirement
 capability = pytest.mark.capability
 
 # the shared successful exchanges (suites/conftest.py), each param marked with the one it judges
-SUCCESSES = [pytest.param(name, marks=uses(name)) for name in ("completion", "stream")]
+SUCCESSES = each_using("", ("completion", "stream"))
 
 
 @requirement("header.request-id")

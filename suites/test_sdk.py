@@ -30,7 +30,6 @@ from chatconform.checks.stored import route_missing  # noqa: E402
 from chatconform.failures import ConformanceFailure, NotJudged, Unsupported  # noqa: E402
 
 
-
 def openai_module():
     """The openai package, imported on first use: its types cost about a second of every collection.
     (Not a module-level name: pytest's fixture discovery reads every attribute of a test module.)"""

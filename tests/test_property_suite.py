@@ -238,6 +238,7 @@ def test_boundary_cache_stores_only_whole_sets_and_never_trusts_a_broken_file(tm
 
     monkeypatch.setenv("CHATCONFORM_CACHE_DIR", "")  # off
     assert plan_cache.directory() is None and plan_cache.load(stored.stem) is None
+    assert plan_cache.key("boundaries") is None
     monkeypatch.setenv("CHATCONFORM_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(fuzz, "HASH_SEED_FIXED", False)  # generation differs from run to run: no key
     assert plan_cache.key("boundaries") is None

@@ -42,10 +42,11 @@ def directory() -> Path | None:
 def key(*parts: Any) -> str | None:
     """A digest of what the cases depend on besides ``parts`` (the operation, the selection, the
     settings): the spec, chatconform's fuzz modules, the libraries, Python and the hash seed. None
-    when the hash seed is random, since then the cases are not the same from run to run."""
+    when the hash seed is random, since then the cases are not the same from run to run, and when
+    the cache is off (nothing is read or hashed)."""
     from . import HASH_SEED_FIXED
 
-    if not HASH_SEED_FIXED:
+    if not HASH_SEED_FIXED or directory() is None:
         return None
     import hypothesis
     import jsonschema_rs

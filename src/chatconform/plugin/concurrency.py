@@ -79,8 +79,9 @@ def uses(*keys: str) -> pytest.MarkDecorator:
 
 
 def each_using(prefix: str, values: Any) -> list[Any]:
-    """One pytest param per value, marked with the declared exchange ``{prefix}.{value}`` it judges."""
-    return [pytest.param(value, marks=uses(f"{prefix}.{value}")) for value in values]
+    """One pytest param per value, marked with the declared exchange ``{prefix}.{value}`` it judges
+    (with an empty prefix, the exchange named ``value``: a ``@prefetchable`` one, by its name)."""
+    return [pytest.param(value, marks=uses(f"{prefix}.{value}" if prefix else value)) for value in values]
 
 
 def declared_key(key: str) -> str:
