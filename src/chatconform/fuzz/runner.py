@@ -20,7 +20,7 @@ from ..client import Client, Exchange
 from ..failures import ConformanceFailure, HarnessProblem, Unsupported
 from ..requirements import Level, catalogue
 from ..target import Target
-from . import checks, shaping
+from . import checks, schema, shaping
 from .checks import NEGATIVE, POSITIVE, PROBE, STATEFUL, Sent
 
 # Headers a case may carry that chatconform's client sets itself (or that would leak a key).
@@ -40,19 +40,6 @@ def to_response(exchange: Exchange) -> Any:
         headers.setdefault(name.lower(), []).append(value)
     return Response(status_code=exchange.status or 0, headers=headers, content=exchange.body, request=request,
                     elapsed=exchange.elapsed, verify=True, http_version="1.1")
-
-
-def _scenario(case: Any) -> Any:
-    data = getattr(getattr(case.meta, "phase", None), "data", None) if case.meta is not None else None
-    return getattr(data, "scenario", None)
-
-
-# Coverage scenarios that send a wrong or malformed Content-Type on purpose.
-_PROBES = frozenset({"malformed_content_type", "unsupported_content_type"})
-
-
-def _is_probe(case: Any) -> bool:
-    return str(_scenario(case)) in _PROBES
 
 
 def _operation(case: Any) -> str:
@@ -87,7 +74,7 @@ class Runner:
         """An invalid request must be refused (400, the envelope); never accepted, never a 5xx. The
         case shaped, with how it must be answered; None: nothing left to test."""
         has_body, generated = _body(case)
-        if _is_probe(case):
+        if schema.is_probe(case):
             return _Planned(case, self.target, PROBE, None, None, (400,))
         if has_body:
             case.body = shaping.negative(generated, self.target)
@@ -111,7 +98,7 @@ class Runner:
         import hypothesis
 
         from ..plugin.runs import stop_if_terminating
-        from . import schema, settings
+        from . import settings
 
         s = settings()
         strategy = schema.strategy(kind, label)
@@ -159,8 +146,6 @@ class Runner:
         (at most the client's max_in_flight on the wire), then judged in schemathesis' order; the
         first failing case fails the test. Against a remote target one case per (constraint kind,
         parameter) is sent, against the embedded server one per constraint (see the suite)."""
-        from . import schema
-
         plans = (self._plan_negative(case) for case in schema.boundary_cases(label, per_parameter=not self.target.embedded))
         self._send_and_judge(p for p in plans if p is not None)
 
@@ -207,7 +192,7 @@ class Runner:
         self.unanswered += 1
         if self.unanswered == 1:
             note(self.item, "request.standard-parameters-accepted" if case.method == "POST" and not
-                 _is_probe(case) else "error.client-error-not-5xx",
+                 schema.is_probe(case) else "error.client-error-not-5xx",
                  f"a generated request got no usable response ({outcome.exchange.problem}): "
                  f"{outcome.exchange.curl()[:300]}")
         return None

@@ -199,6 +199,14 @@ def _phase_data(case: Any) -> Any:
     return getattr(getattr(case.meta, "phase", None), "data", None) if case.meta is not None else None
 
 
+def is_probe(case: Any) -> bool:
+    """Whether a case is one of the coverage phase's Content-Type probes (a wrong or malformed
+    Content-Type, sent on purpose)."""
+    from schemathesis.generation.meta import CONTENT_TYPE_PROBES, coverage_scenario
+
+    return coverage_scenario(case) in CONTENT_TYPE_PROBES
+
+
 def constraint(case: Any) -> tuple[str, str]:
     """(scenario, where) of a coverage case: the constraint it breaks."""
     data = _phase_data(case)
@@ -246,7 +254,6 @@ def boundary_cases(label: str = "POST /chat/completions", *, per_parameter: bool
 def _generated_boundary_cases(op: Any, per_parameter: bool) -> Iterator[Any]:
     from schemathesis.generation.drivers import CoverageGenerator
     from schemathesis.generation.feedback import FeedbackSources
-    from schemathesis.generation.meta import CONTENT_TYPE_PROBES, coverage_scenario
     from schemathesis.generation.overrides import Override
 
     generation = load("boundaries").config.generation_for(operation=op, phase="coverage")
@@ -255,7 +262,7 @@ def _generated_boundary_cases(op: Any, per_parameter: bool) -> Iterator[Any]:
     seen: set[tuple[str, str]] = set()
     probes: list[Any] = []
     for case in generator:
-        if coverage_scenario(case) in CONTENT_TYPE_PROBES:
+        if is_probe(case):
             probes.append(case)
             continue
         if getattr(_phase_data(case), "scenario", None) is None:

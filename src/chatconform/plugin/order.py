@@ -76,7 +76,8 @@ def budgeted(config: pytest.Config) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if len(items) < 2 or not budgeted(config):
         return
-    keys = [(tier(item) == 2, level_rank(config, item), tier(item), i) for i, item in enumerate(items)]
+    tiers = [tier(item) for item in items]
+    keys = [(tiers[i] == 2, level_rank(config, item), tiers[i], i) for i, item in enumerate(items)]
     ranked = [k[-1] for k in sorted(keys)]
     if ranked != list(range(len(items))):
         items[:] = [items[i] for i in ranked]
